@@ -1,0 +1,3 @@
+from renkei.cli.main import main
+
+main()

@@ -1,0 +1,40 @@
+"""What every router receives: the platform's wired services, from ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from renkei.audit.service import AuditLog
+from renkei.commons.service import CommonsService
+from renkei.identity.service import IdentityService, LinkageBase
+from renkei.registry.auth import RequestAuthenticator
+from renkei.registry.directory import Directory
+from renkei.registry.service import Registry
+from renkei.settings import Settings
+from renkei.spec.models import Spec
+from renkei.storage.ports import Clock, Storage
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """The services ``app.build_platform`` wired for this deployment."""
+
+    settings: Settings
+    spec: Spec
+    storage: Storage
+    clock: Clock
+    registry: Registry
+    directory: Directory
+    authenticator: RequestAuthenticator
+    audit: AuditLog
+    identity: IdentityService
+    linkage: LinkageBase
+    commons: CommonsService
+
+
+def platform(request: Request) -> Platform:
+    found = request.app.state.platform
+    assert isinstance(found, Platform)
+    return found

@@ -1,0 +1,243 @@
+"""Use cases of the numbering authority and the linkage base (情報提供ネットワーク).
+
+:class:`IdentityService` issues 個人番号 to persons and keeps their 基本4情報; :class:`LinkageBase` derives
+符号 and converts ids between organisations. Neither ever logs, returns in an error, or hands to an
+organisation a 個人番号: the internal person key links everything, and only 符号 leave the base.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from renkei.identity.errors import UnknownNumber, UnknownOrganisation, UnknownPerson
+from renkei.identity.keys import FUGO_KEY
+from renkei.identity.models import (
+    AtenaNumber,
+    BasicInfo,
+    BasicInfoRecord,
+    Conversion,
+    Fugo,
+    FugoRecord,
+    Organisation,
+    OrgId,
+    PersonKey,
+    parse_atena,
+    parse_org,
+)
+from renkei.identity.numbering import INDIVIDUAL_BASE_DIGITS, INDIVIDUAL_SEQUENCE, NumberCodec
+from renkei.identity.ports import IdentityRepository, KeyStore
+from renkei.storage.ports import Clock
+
+log = logging.getLogger(__name__)
+
+FUGO_BYTES = 20
+"""160 bits of HMAC-SHA-256 output: 32 base32 characters, no padding."""
+FUGO_LENGTH = 32
+DEFAULT_GRACE = timedelta(days=30)
+
+
+def new_person_key() -> PersonKey:
+    """128 random bits: never derived from any number, so nothing outside the base can compute it."""
+    return PersonKey(secrets.token_hex(16))
+
+
+def derive_fugo(key: bytes, person_key: PersonKey, org: OrgId, generation: int) -> Fugo:
+    """符号 = base32(HMAC-SHA-256(K, "renkei-fugo-v1" ‖ person key ‖ org ‖ generation)[:20])."""
+    message = b"\x00".join(
+        (b"renkei-fugo-v1", person_key.encode("ascii"), org.encode("ascii"), str(generation).encode("ascii"))
+    )
+    digest = hmac.new(key, message, hashlib.sha256).digest()[:FUGO_BYTES]
+    return Fugo(base64.b32encode(digest).decode("ascii").rstrip("="))
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A newly numbered person: the internal key stays in the base; the number goes on the 通知カード."""
+
+    person_key: PersonKey
+    number: str
+
+    def __repr__(self) -> str:  # the number must not reach a log through a repr
+        return f"Enrolment(person_key={self.person_key!r}, number=<hidden>)"
+
+
+class IdentityService:
+    """The numbering authority: 個人番号 issuance, 番号変更 and 基本4情報 with history."""
+
+    def __init__(self, repository: IdentityRepository, codec: NumberCodec, clock: Clock) -> None:
+        self._repository = repository
+        self._codec = codec
+        self._clock = clock
+
+    def enrol(self, info: BasicInfo, valid_from: datetime | None = None) -> Enrolment:
+        """Create a person with a random internal key, issue a 個人番号 and record the 基本4情報."""
+        now = self._clock.now()
+        person_key = new_person_key()
+        sequence = self._repository.reserve(INDIVIDUAL_SEQUENCE, 1, 10**INDIVIDUAL_BASE_DIGITS)
+        self._repository.add_person(person_key, sequence, info, valid_from or now)
+        log.info("identity: enrolled person %s", person_key)
+        return Enrolment(person_key, self._codec.individual_number(sequence))
+
+    def number_of(self, person_key: PersonKey) -> str:
+        """The person's 個人番号 in use (for the 住基 unit and the person themself only)."""
+        record = self._repository.current_number(person_key)
+        if record is None:
+            raise UnknownPerson("no person with this key holds a 個人番号", person_key=person_key)
+        return self._codec.individual_number(record.sequence)
+
+    def person_for_number(self, number: str) -> PersonKey:
+        """The internal key behind a 個人番号 in use; retired and never-issued numbers are refused alike."""
+        record = self._repository.number_by_sequence(self._codec.sequence_of(number))
+        if record is None or record.retired_at is not None:
+            raise UnknownNumber("this 個人番号 is not in use")
+        return record.person_key
+
+    def change_number(self, person_key: PersonKey) -> str:
+        """番号変更 after a leak: a new number from the sequence; the old one is retired, never reissued,
+        and linked to the new one inside the base only."""
+        current = self._repository.current_number(person_key)
+        if current is None:
+            raise UnknownPerson("no person with this key holds a 個人番号", person_key=person_key)
+        new = self._repository.reserve(INDIVIDUAL_SEQUENCE, 1, 10**INDIVIDUAL_BASE_DIGITS)
+        self._repository.change_number(person_key, current.sequence, new, self._clock.now())
+        log.info("identity: number changed for person %s", person_key)
+        return self._codec.individual_number(new)
+
+    def previous_number(self, number: str) -> str | None:
+        """The number that ``number`` replaced in a 番号変更, if any (an in-base lookup for the authority)."""
+        record = self._repository.number_by_sequence(self._codec.sequence_of(number))
+        if record is None:
+            raise UnknownNumber("this 個人番号 was never issued")
+        if record.replaces_sequence is None:
+            return None
+        return self._codec.individual_number(record.replaces_sequence)
+
+    def update_basic_info(self, person_key: PersonKey, info: BasicInfo, valid_from: datetime) -> None:
+        """Record a new version of the person's 基本4情報 (転居, 氏名変更 …) in force from ``valid_from``."""
+        self._require_person(person_key)
+        self._repository.add_basic_info(person_key, info, valid_from, self._clock.now())
+
+    def basic_info(self, person_key: PersonKey, at: datetime | None = None) -> BasicInfo:
+        """The 基本4情報 in force at ``at`` (default: now)."""
+        when = at or self._clock.now()
+        in_force = [r for r in self.basic_info_history(person_key) if r.valid_from <= when]
+        if not in_force:
+            raise UnknownPerson("no 基本4情報 in force at that time", person_key=person_key)
+        return in_force[-1].info
+
+    def basic_info_history(self, person_key: PersonKey) -> list[BasicInfoRecord]:
+        """Every version of the person's 基本4情報, oldest first."""
+        self._require_person(person_key)
+        return self._repository.basic_info_history(person_key)
+
+    def _require_person(self, person_key: PersonKey) -> None:
+        if not self._repository.person_exists(person_key):
+            raise UnknownPerson("no person with this key", person_key=person_key)
+
+
+class LinkageBase:
+    """The linkage base: 符号 per organisation, 宛名番号 registration and ID conversion.
+
+    符号 rotation: :meth:`rotate` starts a new generation for one organisation; 符号 of the previous
+    generation still resolve for ``grace`` (default 30 days) so that in-flight exchanges finish, then not at
+    all. Older generations never resolve.
+    """
+
+    def __init__(
+        self,
+        repository: IdentityRepository,
+        keys: KeyStore,
+        clock: Clock,
+        *,
+        grace: timedelta = DEFAULT_GRACE,
+    ) -> None:
+        self._repository = repository
+        self._key = keys.secret(FUGO_KEY, 32)
+        self._clock = clock
+        self._grace = grace
+
+    def register_organisation(self, org: str) -> Organisation:
+        """Register an organisation (``JP/LG/131016`` …); idempotent."""
+        return self._repository.add_organisation(parse_org(org), self._clock.now())
+
+    def register_local_id(self, org: str, atena_number: str, person_key: PersonKey) -> None:
+        """Record ``atena_number`` as ``org``'s 宛名番号 of the person (団体内統合宛名番号の紐付け)."""
+        organisation = self._organisation(org)
+        if not self._repository.person_exists(person_key):
+            raise UnknownPerson("no person with this key", person_key=person_key)
+        self._repository.put_local_id(
+            organisation.org, parse_atena(atena_number), person_key, self._clock.now()
+        )
+
+    def fugo_for(self, org: str, person_key: PersonKey) -> Fugo:
+        """The person's 符号 at ``org`` in the organisation's current generation (stored on first use)."""
+        organisation = self._organisation(org)
+        if not self._repository.person_exists(person_key):
+            raise UnknownPerson("no person with this key", person_key=person_key)
+        return self._fugo(organisation, person_key)
+
+    def resolve(self, org: str, fugo: str) -> PersonKey:
+        """The internal key behind ``org``'s 符号 (current generation, or the previous one within grace)."""
+        organisation = self._organisation(org)
+        now = self._clock.now()
+        for record in self._repository.find_fugo(organisation.org, Fugo(fugo)):
+            if record.generation == organisation.generation:
+                return record.person_key
+            in_grace = (
+                record.generation == organisation.generation - 1
+                and organisation.previous_valid_until is not None
+                and now < organisation.previous_valid_until
+            )
+            if in_grace:
+                return record.person_key
+        raise UnknownPerson("no person behind this 符号 at this organisation", org=organisation.org)
+
+    def convert(self, from_org: str, atena_number: str, to_org: str) -> Conversion:
+        """ID conversion in the base: (A, 宛名番号) → A's 符号 → internal key → B's 符号 (→ B's 宛名番号)."""
+        source = self._organisation(from_org)
+        target = self._organisation(to_org)
+        person_key = self._repository.person_by_local_id(source.org, parse_atena(atena_number))
+        if person_key is None:
+            raise UnknownPerson("no person with this 宛名番号 at the requesting organisation", org=source.org)
+        fugo_a = self._fugo(source, person_key)
+        person_key = self.resolve(source.org, fugo_a)
+        fugo_b = self._fugo(target, person_key)
+        return Conversion(fugo=fugo_b, atena_number=self._repository.local_id_of(target.org, person_key))
+
+    def convert_fugo(self, from_org: str, fugo: str, to_org: str) -> Fugo:
+        """A's 符号 → B's 符号, for requests that carry a 符号 rather than a 宛名番号."""
+        target = self._organisation(to_org)
+        return self._fugo(target, self.resolve(from_org, fugo))
+
+    def local_id(self, org: str, person_key: PersonKey) -> AtenaNumber | None:
+        """``org``'s 宛名番号 of the person, if registered."""
+        return self._repository.local_id_of(self._organisation(org).org, person_key)
+
+    def rotate(self, org: str) -> Organisation:
+        """Start a new 符号 generation for ``org``; the previous one resolves during the grace period."""
+        organisation = self._organisation(org)
+        now = self._clock.now()
+        rotated = self._repository.rotate(organisation.org, organisation.generation, now, now + self._grace)
+        log.info("identity: 符号 of %s rotated to generation %d", rotated.org, rotated.generation)
+        return rotated
+
+    def _organisation(self, org: str) -> Organisation:
+        parsed = parse_org(org)
+        organisation = self._repository.organisation(parsed)
+        if organisation is None:
+            raise UnknownOrganisation("organisation not registered with the linkage base", org=parsed)
+        return organisation
+
+    def _fugo(self, organisation: Organisation, person_key: PersonKey) -> Fugo:
+        stored = self._repository.fugo_of(person_key, organisation.org, organisation.generation)
+        if stored is not None:
+            return stored.fugo
+        fugo = derive_fugo(self._key, person_key, organisation.org, organisation.generation)
+        record = FugoRecord(person_key, organisation.org, organisation.generation, fugo, self._clock.now())
+        return self._repository.put_fugo(record).fugo

@@ -1,0 +1,289 @@
+"""Request authentication: every call a member system makes to the hub carries a signature token.
+
+The token is a compact JWS (RFC 7515) signed with the member's registered key, whose payload binds the
+request: method (``htm``), request target (``htu``: path and query exactly as sent), body (``bh``: SHA-256,
+base64url), time (``iat``), a single-use nonce (``jti``), the member (``sub``) and the hub (``aud``). One
+signature gives authentication, replay protection and evidence. The exact bytes are in
+``docs/registry.md``; :func:`sign_request` is the reference implementation of the client side.
+
+The hub calls :meth:`RequestAuthenticator.authenticate` (or :meth:`~RequestAuthenticator.verify` for the
+evidence) with the token from the ``X-Renkei-Signature`` header and the request as received.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from cryptography import x509
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, OKPKey
+
+from renkei.registry.errors import (
+    CredentialRevoked,
+    IdentifierInvalid,
+    OrganisationInvalid,
+    RequestAltered,
+    RequestReplayed,
+    SignatureExpired,
+    SignatureInvalid,
+    SignatureMissing,
+    SignerUnknown,
+)
+from renkei.registry.identifiers import DEFAULT_INSTANCE, MemberId
+from renkei.registry.keys import (
+    PrivateKey,
+    certificate_kid,
+    key_type_of,
+    private_key_pem,
+    public_key_kid,
+    read_certificate,
+    read_private_key,
+)
+from renkei.registry.models import Credential, KeyType, MemberSystem
+from renkei.registry.ports import ReplayStore
+from renkei.storage.ports import Clock
+
+SIGNATURE_HEADER = "X-Renkei-Signature"
+"""The HTTP header that carries the token."""
+TOKEN_TYPE = "renkei-request+jws"
+"""The ``typ`` header parameter: a token of another kind (an ID token …) is never taken for a request."""
+DEFAULT_WINDOW = timedelta(seconds=300)
+"""How far ``iat`` may be from the hub's clock, either way."""
+TOKEN_MAX = 8192
+JTI_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+KID_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+CLAIMS = ("htm", "htu", "bh", "iat", "jti", "sub", "aud")
+
+
+def body_hash(body: bytes) -> str:
+    """``bh``: the SHA-256 of the exact body bytes, base64url without padding (an empty body included)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode("ascii")
+
+
+def request_target(raw_path: bytes | str, query_string: bytes | str = b"") -> str:
+    """``htu`` as the hub computes it from the request line: the path as sent (percent-encoding untouched)
+    and, when there is one, ``?`` and the query string as sent. With Starlette:
+    ``request_target(request.scope["raw_path"], request.scope["query_string"])``."""
+    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else raw_path
+    query = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+    return f"{path}?{query}" if query else path
+
+
+def new_jti() -> str:
+    """A fresh nonce: 144 random bits, base64url (24 characters)."""
+    return secrets.token_urlsafe(18)
+
+
+def sign_request(
+    private_key: PrivateKey | bytes,
+    member_id: MemberId | str,
+    method: str,
+    path: str,
+    body: bytes,
+    now: datetime,
+    *,
+    certificate: x509.Certificate | bytes | None = None,
+    audience: str = DEFAULT_INSTANCE,
+    jti: str | None = None,
+) -> str:
+    """The signature token for one request (the value of the ``X-Renkei-Signature`` header).
+
+    ``private_key`` is the member's key (object or PKCS#8 PEM); ``path`` is the request target as it will be
+    sent (path and query); ``certificate`` is the member's certificate (object or PEM): its fingerprint
+    becomes ``kid``. Without one, ``kid`` is the fingerprint of the public key, for a member registered with
+    a bare public key.
+    """
+    key = read_private_key(private_key) if isinstance(private_key, bytes) else private_key
+    key_type = key_type_of(key)
+    if certificate is None:
+        kid = public_key_kid(key.public_key())
+    else:
+        cert = read_certificate(certificate) if isinstance(certificate, bytes) else certificate
+        kid = certificate_kid(cert)
+    claims = {
+        "htm": method.upper(),
+        "htu": path,
+        "bh": body_hash(body),
+        "iat": int(now.timestamp()),
+        "jti": jti or new_jti(),
+        "sub": str(member_id),
+        "aud": audience,
+    }
+    payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    header = {"alg": key_type.jws_algorithm, "typ": TOKEN_TYPE, "kid": kid}
+    return jws.serialize_compact(
+        header, payload, _jwk(private_key_pem(key), key_type), algorithms=[header["alg"]]
+    )
+
+
+def _jwk(pem: bytes | str, key_type: KeyType) -> ECKey | OKPKey:
+    return OKPKey.import_key(pem) if key_type is KeyType.ED25519 else ECKey.import_key(pem)
+
+
+class Signers(Protocol):
+    """Where the authenticator finds credentials and members (:class:`~renkei.registry.service.Registry`)."""
+
+    def credential(self, kid: str) -> Credential | None: ...
+
+    def find_member(self, member_id: MemberId) -> MemberSystem | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedRequest:
+    """Who signed an accepted request, with what, and when: evidence for the message log."""
+
+    member: MemberId
+    kid: str
+    jti: str
+    issued_at: datetime
+    token: str
+
+
+class RequestAuthenticator:
+    """Checks signature tokens for the hub.
+
+    ``audience`` is this hub's instance (tokens for another hub are refused); ``window`` how far ``iat`` may
+    be from ``clock`` either way. Accepted ``jti`` are kept in ``replays`` until the token would be too old.
+    """
+
+    def __init__(
+        self,
+        signers: Signers,
+        replays: ReplayStore,
+        clock: Clock,
+        *,
+        audience: str = DEFAULT_INSTANCE,
+        window: timedelta = DEFAULT_WINDOW,
+    ) -> None:
+        if window <= timedelta(0):
+            raise ValueError(f"window must be positive, got {window}")
+        self._signers = signers
+        self._replays = replays
+        self._clock = clock
+        self._audience = audience
+        self._window = window
+
+    def authenticate(self, token: str | None, method: str, path: str, body: bytes) -> MemberId:
+        """The member system that signed this request, or a ``registry.auth.*`` error.
+
+        ``path`` is the request target as received (see :func:`request_target`), ``body`` the raw body.
+        A token is accepted once: a second call with it raises ``registry.auth.replayed``.
+        """
+        return self.verify(token, method, path, body).member
+
+    def verify(self, token: str | None, method: str, path: str, body: bytes) -> AuthenticatedRequest:
+        """Like :meth:`authenticate`, returning the evidence (kid, jti, iat, the token itself)."""
+        if not token:
+            raise SignatureMissing(f"署名がありません: the request needs a {SIGNATURE_HEADER} header")
+        kid, header = self._header(token)
+        credential = self._signers.credential(kid)
+        if credential is None:
+            raise SignerUnknown("no registered credential has this kid", kid=kid)
+        claims = self._claims(token, header, credential)
+        member = self._member(claims, credential)
+        now = self._clock.now()
+        if credential.revoked_at is not None:
+            raise CredentialRevoked(f"the credential of {member} is revoked", member=str(member), kid=kid)
+        if not credential.valid_at(now):
+            raise SignatureExpired(
+                f"the credential of {member} is not valid now (valid {credential.not_before.isoformat()}"
+                f" to {credential.not_after.isoformat()})",
+                reason="credential",
+                member=str(member),
+                kid=kid,
+            )
+        if self._signers.find_member(member) is None:
+            raise SignerUnknown(f"{member} is no longer registered", member=str(member))
+        self._bound(claims, method, path, body)
+        issued_at = self._fresh(claims["iat"], now)
+        jti = claims["jti"]
+        # Kept one second past the last instant the window still accepts the token (iat + window).
+        keep_until = issued_at + self._window + timedelta(seconds=1)
+        if not self._replays.remember(member, jti, keep_until, now):
+            raise RequestReplayed("this signed request was already received", member=str(member), jti=jti)
+        return AuthenticatedRequest(member=member, kid=kid, jti=jti, issued_at=issued_at, token=token)
+
+    @staticmethod
+    def _header(token: str) -> tuple[str, dict[str, Any]]:
+        if len(token) > TOKEN_MAX or not token.isascii():
+            raise SignatureInvalid("the signature token is malformed")
+        try:
+            header = jws.extract_compact(token.encode("ascii")).headers()
+        except (JoseError, ValueError):
+            raise SignatureInvalid("the signature token is not a compact JWS") from None
+        kid = header.get("kid")
+        if header.get("typ") != TOKEN_TYPE or not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
+            raise SignatureInvalid(f"the token header needs typ {TOKEN_TYPE!r} and a kid (SHA-256 hex)")
+        if "crit" in header:
+            raise SignatureInvalid("critical header parameters are not supported")
+        return kid, header
+
+    @staticmethod
+    def _claims(token: str, header: dict[str, Any], credential: Credential) -> dict[str, Any]:
+        algorithm = credential.key_type.jws_algorithm
+        if header.get("alg") != algorithm:
+            raise SignatureInvalid(f"the credential signs with {algorithm}, not {header.get('alg')!r}")
+        try:
+            verified = jws.deserialize_compact(
+                token, _jwk(credential.public_key_pem, credential.key_type), algorithms=[algorithm]
+            )
+            claims = json.loads(verified.payload)
+        except (JoseError, ValueError):
+            raise SignatureInvalid("the signature does not verify with the registered credential") from None
+        if not isinstance(claims, dict):
+            raise SignatureInvalid("the token payload is not a JSON object")
+        types = {"htm": str, "htu": str, "bh": str, "iat": int, "jti": str, "sub": str, "aud": str}
+        wrong = [
+            c for c in CLAIMS if not isinstance(claims.get(c), types[c]) or isinstance(claims.get(c), bool)
+        ]
+        if wrong:
+            raise SignatureInvalid(f"the token lacks or mistypes the claims {wrong}", claims=wrong)
+        if not JTI_PATTERN.fullmatch(claims["jti"]):
+            raise SignatureInvalid("jti must be 16-128 characters of A-Z a-z 0-9 - _")
+        return claims
+
+    @staticmethod
+    def _member(claims: dict[str, Any], credential: Credential) -> MemberId:
+        try:
+            member = MemberId.parse(claims["sub"])
+        except (IdentifierInvalid, OrganisationInvalid):
+            raise SignatureInvalid("sub is not a member identifier") from None
+        if member != credential.member:
+            raise SignatureInvalid(
+                f"the signing credential belongs to {credential.member}, not to {member}", kid=credential.kid
+            )
+        return member
+
+    def _bound(self, claims: dict[str, Any], method: str, path: str, body: bytes) -> None:
+        expected = {"aud": self._audience, "htm": method.upper(), "htu": path, "bh": body_hash(body)}
+        altered = [claim for claim, value in expected.items() if claims[claim] != value]
+        if altered:
+            raise RequestAltered(
+                f"the signature covers another request ({', '.join(altered)} differ)", claims=altered
+            )
+
+    def _fresh(self, iat: int, now: datetime) -> datetime:
+        try:
+            issued_at = datetime.fromtimestamp(iat, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise SignatureExpired("iat is not a representable time", reason="iat") from None
+        if issued_at < now - self._window:
+            raise SignatureExpired(
+                f"the request was signed at {issued_at.isoformat()}, more than {self._window} ago",
+                reason="too_old",
+            )
+        if issued_at > now + self._window:
+            raise SignatureExpired(
+                f"the request is dated {issued_at.isoformat()}, more than {self._window} ahead"
+                " (check the clock)",
+                reason="future",
+            )
+        return issued_at
