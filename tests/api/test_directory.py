@@ -73,7 +73,7 @@ def test_list_clients(client: TestClient, path: str) -> None:
 
 
 @pytest.mark.parametrize("prefix", ["/r1", ""])
-def test_list_methods(client: TestClient, prefix: str) -> None:
+def test_list_methods(client: TestClient, spec: Spec, prefix: str) -> None:
     response = client.get(f"{prefix}/{TAX}/listMethods")
     assert response.status_code == 200
     assert response.headers["content-type"] == JSON
@@ -86,7 +86,7 @@ def test_list_methods(client: TestClient, prefix: str) -> None:
         "memberCode": "131016",
         "applicationCode": "u06",
         "serviceCode": "income-certificate",
-        "serviceVersion": "1.0.0",
+        "serviceVersion": spec.version,
         "endpointList": {"member": [{"method": "POST", "path": "/"}]},
     }
     assert services[1]["serviceCode"] == "individual-resident-tax-changes"

@@ -239,6 +239,26 @@ def test_an_item_with_an_unknown_dictionary_is_named(tmp_path: Path) -> None:
         load_spec(data)
 
 
+def test_optional_request_items_must_be_request_items(tmp_path: Path) -> None:
+    data = copy_spec_data(tmp_path)
+
+    def change(doc: dict[str, list[dict[str, object]]]) -> None:
+        query = next(s for s in doc["services"] if s["kind"] == "query")
+        query["optional"] = ["no_such_item"]
+
+    _edit(data, "information/individual-resident-tax.yaml", change)
+    with pytest.raises(SpecLoadError, match=r"optional items \['no_such_item'\] are not request items"):
+        load_spec(data)
+
+
+def test_as_of_is_optional_where_it_is_asked(spec: Spec) -> None:
+    asked = [s for _, s in spec.services() if "as_of" in s.request]
+    assert asked
+    for service in asked:
+        assert "as_of" not in service.required_request
+        assert "person_fugo" in service.required_request or "corporate_number" in service.required_request
+
+
 def test_not_yaml_at_all(tmp_path: Path) -> None:
     data = copy_spec_data(tmp_path)
     (data / "units.yaml").write_text("units: [1, 2\n", encoding="utf-8")

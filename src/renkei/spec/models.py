@@ -141,6 +141,8 @@ class Service(_Frozen):
     name_en: str
     request: tuple[ItemId, ...] = ()
     """Request items: ids of query parameters (``parameters.yaml``) or of the kind's own items."""
+    optional: tuple[ItemId, ...] = ()
+    """Request items a caller may leave out (基準日 defaults to today); every other one is required."""
     response: tuple[ItemId, ...] = Field(min_length=1)
     """Items returned (query) or carried by each event (notification)."""
     events: tuple[str, ...] = ()
@@ -153,9 +155,18 @@ class Service(_Frozen):
             raise ValueError("a query service has no events")
         if self.kind is ServiceKind.QUERY and not self.request:
             raise ValueError("a query service needs request items")
+        if set(self.optional) - set(self.request):
+            raise ValueError(
+                f"optional items {sorted(set(self.optional) - set(self.request))} are not request items"
+            )
         if self.kind is ServiceKind.NOTIFICATION and not (self.events and self.event_code):
             raise ValueError("a notification topic needs 'events' and their 'event_code' dictionary")
         return self
+
+    @property
+    def required_request(self) -> tuple[ItemId, ...]:
+        """The request items a caller must send."""
+        return tuple(r for r in self.request if r not in self.optional)
 
 
 class InformationKind(_Frozen):

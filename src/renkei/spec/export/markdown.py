@@ -153,8 +153,11 @@ def _matrix(spec: Spec) -> list[str]:
     return lines
 
 
-def _request_line(spec: Spec, kind: InformationKind, ids: Sequence[str]) -> str:
-    return "、".join(f"`{i}` {spec.request_item(kind, i).name}" for i in ids)
+def _request_line(spec: Spec, kind: InformationKind, ids: Sequence[str], optional: Sequence[str] = ()) -> str:
+    return "、".join(
+        f"`{i}` {spec.request_item(kind, i).name}" + ("（任意 optional）" if i in optional else "")
+        for i in ids
+    )
 
 
 def _kind_section(spec: Spec, kind: InformationKind) -> list[str]:
@@ -179,7 +182,7 @@ def _kind_section(spec: Spec, kind: InformationKind) -> list[str]:
                 "",
                 f"*{service.name_en}*",
                 "",
-                f"- 照会条件 (request): {_request_line(spec, kind, service.request)}",
+                f"- 照会条件 (request): {_request_line(spec, kind, service.request, service.optional)}",
                 f"- 応答 (response): {_request_line(spec, kind, service.response)}",
                 f"- REST: `POST {PATH_PREFIX}/{service.id}`",
                 f"- SOAP: operation `{lower_camel(service.id)}`",

@@ -24,12 +24,12 @@ def _ref(kind: str, name: str) -> dict[str, str]:
 
 
 def request_schema(spec: Spec, kind: InformationKind, service: Service) -> dict[str, Any]:
-    """The request of a query service: every listed request item is required."""
+    """The request of a query service: every request item but the service's ``optional`` ones is required."""
     items = [spec.request_item(kind, r) for r in service.request]
     return {
         "title": f"{service.name} 照会条件",
         "description": f"{service.name_en}: request",
-        **object_schema(spec, items, required=list(service.request)),
+        **object_schema(spec, items, required=list(service.required_request)),
     }
 
 

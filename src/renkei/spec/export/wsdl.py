@@ -63,7 +63,7 @@ def build_service_xsd_element(spec: Spec) -> etree._Element:
         op = operation_name(service)
         request = _wrapper(schema, op, f"{service.name} 照会条件 ({service.name_en}: request)")
         for r in service.request:
-            request.append(xsd_element(spec, spec.request_item(kind, r), required=True))
+            request.append(xsd_element(spec, spec.request_item(kind, r), required=r not in service.optional))
         response = _wrapper(schema, op + "Response", f"{service.name} 応答 ({service.name_en}: response)")
         for r in service.response:
             response.append(xsd_element(spec, kind.item(r)))
