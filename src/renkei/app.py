@@ -14,6 +14,7 @@ from renkei.api import audit as audit_api
 from renkei.api import browser, health
 from renkei.api import commons as commons_api
 from renkei.api import directory as directory_api
+from renkei.api import exchange as exchange_api
 from renkei.api import spec as spec_api
 from renkei.api.deps import Platform
 from renkei.api.errors import install_error_handlers
@@ -21,6 +22,9 @@ from renkei.audit.heads import Ed25519HeadSigner, key_location
 from renkei.audit.publisher import publish_heads
 from renkei.audit.service import AuditLog
 from renkei.commons.service import CommonsService
+from renkei.exchange.service import ExchangeHub
+from renkei.exchange.signing import HUB_KEY_NAME, HubSigner
+from renkei.exchange.transport import HttpTransport
 from renkei.identity.keys import FileKeyStore as IdentityKeyStore
 from renkei.identity.numbering import NumberCodec
 from renkei.identity.service import IdentityService, LinkageBase
@@ -38,6 +42,7 @@ from renkei.storage.ports import Clock
 from renkei.storage.sql.audit import SqlAuditStore
 from renkei.storage.sql.commons import SqlCommonsStore
 from renkei.storage.sql.engine import connection_source, create_storage
+from renkei.storage.sql.exchange import SqlExchangeStore
 from renkei.storage.sql.identity import SqlIdentityRepository
 from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
 
@@ -58,6 +63,19 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
     identity_repository = SqlIdentityRepository(source)
     identity_keys = IdentityKeyStore(settings.data_dir / "keys")
     signer = Ed25519HeadSigner.from_file(key_location(settings.data_dir), create=True)
+    authenticator = RequestAuthenticator(registry, SqlReplayStore(source), clock)
+    audit = AuditLog(SqlAuditStore(source), signer, clock)
+    linkage = LinkageBase(identity_repository, identity_keys, clock)
+    exchange = ExchangeHub(
+        registry,
+        authenticator,
+        linkage,
+        audit,
+        SqlExchangeStore(source),
+        HttpTransport(connect_timeout=2.0, read_timeout=10.0),
+        HubSigner(identity_keys.secret(HUB_KEY_NAME, 32)),
+        clock,
+    )
     return Platform(
         settings=settings,
         spec=spec,
@@ -65,11 +83,12 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
         clock=clock,
         registry=registry,
         directory=Directory(registry),
-        authenticator=RequestAuthenticator(registry, SqlReplayStore(source), clock),
-        audit=AuditLog(SqlAuditStore(source), signer, clock),
+        authenticator=authenticator,
+        audit=audit,
         identity=IdentityService(identity_repository, NumberCodec(identity_keys), clock),
-        linkage=LinkageBase(identity_repository, identity_keys, clock),
+        linkage=linkage,
         commons=CommonsService(SqlCommonsStore(source), clock),
+        exchange=exchange,
     )
 
 
@@ -87,6 +106,7 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
         finally:
             stop.set()
             await heads
+            await wired.exchange.aclose()
             wired.storage.database.close()
 
     app = FastAPIOffline(
@@ -99,6 +119,7 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
     app.state.platform = wired
     app.state.audit_log = wired.audit
     app.state.commons = wired.commons
+    app.state.exchange = wired.exchange
     app.state.templates = browser.templates()
     install_error_handlers(app)
     for router in (
@@ -106,6 +127,8 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
         spec_api.router,
         spec_api.exports,
         directory_api.router,
+        # After the directory: its listMethods / allowedMethods share the query route's shape.
+        exchange_api.router,
         audit_api.router,
         commons_api.router,
         commons_api.pages,

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from renkei.audit.service import AuditLog
 from renkei.commons.service import CommonsService
+from renkei.exchange.service import ExchangeHub
 from renkei.identity.service import IdentityService, LinkageBase
 from renkei.registry.auth import RequestAuthenticator
 from renkei.registry.directory import Directory
@@ -32,6 +33,7 @@ class Platform:
     identity: IdentityService
     linkage: LinkageBase
     commons: CommonsService
+    exchange: ExchangeHub
 
 
 def platform(request: Request) -> Platform:

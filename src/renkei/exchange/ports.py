@@ -1,0 +1,57 @@
+"""The ports the exchange hub needs: its store (message log, idempotency keys, async results) and the
+transport to providers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from renkei.exchange.models import LogEntry, StoredReply
+
+
+class ExchangeStore(Protocol):
+    """Implemented by ``renkei.storage.sql.exchange.SqlExchangeStore`` (SQLite and PostgreSQL)."""
+
+    def log(self, entry: LogEntry) -> None:
+        """Append one message-log row."""
+        ...
+
+    def entries(self, *, client: str | None = None, limit: int = 100) -> list[LogEntry]:
+        """The latest rows, newest first."""
+        ...
+
+    def remembered(self, client: str, key: str, now: datetime) -> StoredReply | None:
+        """The unexpired reply stored under ``(client, key)`` (an Idempotency-Key)."""
+        ...
+
+    def remember(self, reply: StoredReply) -> StoredReply:
+        """Store ``reply`` under its ``(client, key)`` unless one is there; return the one kept."""
+        ...
+
+    def open_result(self, reply: StoredReply) -> None:
+        """Create a pending asynchronous result (``key`` is the 処理通番)."""
+        ...
+
+    def finish_result(self, key: str, status: int, body: str, problem: bool) -> None:
+        """Complete the asynchronous result ``key``."""
+        ...
+
+    def result(self, key: str, now: datetime) -> StoredReply | None:
+        """The unexpired asynchronous result ``key`` (pending or finished)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReply:
+    status: int
+    body: bytes
+
+
+class Transport(Protocol):
+    """POSTs a forwarded request to a provider; raises ``exchange.provider.unreachable`` / ``.timeout``."""
+
+    async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> ProviderReply: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,221 @@
+"""The query flow over real HTTP on loopback: hub and provider are uvicorn servers, storage is SQLite."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from renkei.exchange.models import LogOutcome
+from renkei.exchange.service import subject_of
+from renkei.registry.auth import SIGNATURE_HEADER
+from renkei.spec.models import Spec
+from renkei.storage.sql.engine import connection_source
+from tests.exchange.harness import ATENA, PURPOSE_ITEMS, SERVICE_PATH, World, post, running_world
+
+BODY = json.dumps({"atena_number": ATENA, "fiscal_year": 2025}).encode()
+VALID_INDIVIDUAL_NUMBER = "123456789018"
+
+
+@pytest.fixture
+def world(tmp_path: Path, spec: Spec) -> Iterator[World]:
+    with running_world(tmp_path, spec) as made:
+        yield made
+
+
+def _records(world: World) -> list[object]:
+    from renkei.storage.sql.audit import audit_record
+
+    with connection_source(world.storage)(False) as connection:
+        return list(connection.execute(audit_record.select()))
+
+
+def test_an_allowed_query_converts_the_person_and_records_both_ends(world: World) -> None:
+    response = post(world, BODY, headers={"X-Road-Id": "msg-1", "X-Road-UserId": "operator-7"})
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"fiscal_year": 2025, "taxable_income": 1_200_000, "total_income": 2_500_000}
+    assert set(response.json()) <= set(PURPOSE_ITEMS)  # tax_amount is outside the purpose: filtered out
+    assert response.headers["X-Road-Id"] == "msg-1"
+    assert len(response.headers["X-Road-Request-Hash"]) == 88  # base64 of 64 bytes
+    (received,) = world.seen
+    assert received["body"] == {"person_fugo": world.provider_fugo, "fiscal_year": 2025}
+    assert received["headers"]["x-road-client"] == "JP/LG/131016/u17"
+    assert received["headers"]["x-road-userid"] == "operator-7"
+    assert ATENA not in json.dumps(received) and world.caller_fugo not in json.dumps(received)
+    rows = _records(world)
+    assert len(rows) == 2
+    bodies = [json.loads(r.body) for r in rows]  # type: ignore[attr-defined]
+    assert {b["record"]["side"] for b in bodies} == {"requester", "provider"}
+    assert all(b["record"]["subject"] == subject_of(world.person_key) for b in bodies)
+    assert all(b["record"]["message_id"] == "msg-1" for b in bodies)
+    (entry,) = world.store.entries()
+    assert entry.outcome is LogOutcome.PROVIDED
+    assert entry.client == "JP/LG/131016/u17" and entry.provider == "JP/LG/131024/u06"
+    assert entry.request_hash == response.headers["X-Road-Request-Hash"] and entry.response_hash
+
+
+def test_the_caller_may_send_its_own_fugo(world: World) -> None:
+    body = json.dumps({"person_fugo": world.caller_fugo, "fiscal_year": 2025}).encode()
+    response = post(world, body)
+    assert response.status_code == 200, response.text
+    assert world.seen[0]["body"]["person_fugo"] == world.provider_fugo
+
+
+def test_get_takes_the_request_items_from_the_query(world: World) -> None:
+    path = f"{SERVICE_PATH}?atena_number={ATENA}&fiscal_year=2025"
+    response = httpx.get(world.hub_url + path, headers=world.signed("GET", path), timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["taxable_income"] == 1_200_000
+
+
+def _problem(response: httpx.Response, status: int, code: str, xroad: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    found: dict[str, object] = response.json()
+    assert found["code"] == code and found["xroad_code"] == xroad
+    assert response.headers["X-Road-Id"]
+    return found
+
+
+def _denied_without_records(world: World, outcome: LogOutcome = LogOutcome.DENIED) -> None:
+    assert _records(world) == []
+    assert world.seen == []
+    assert [e.outcome for e in world.store.entries()] == [outcome]
+
+
+def test_out_of_matrix_is_denied_by_the_matrix(world: World) -> None:
+    response = post(world, BODY, who=world.outsider)
+    found = _problem(response, 403, "exchange.client.unauthorised", "Client.AccessDenied")
+    assert found["rule"] == "spec.matrix"
+    _denied_without_records(world)
+
+
+@pytest.mark.parametrize("purpose", ["no-such-purpose", "health-check"])
+def test_a_purpose_that_is_unknown_or_does_not_cover_the_kind_is_denied(world: World, purpose: str) -> None:
+    response = post(world, BODY, headers={"X-Road-Issue": purpose})
+    assert _problem(response, 403, "exchange.client.unauthorised", "Client.AccessDenied")["rule"] == (
+        "registry.purpose"
+    )
+    _denied_without_records(world)
+
+
+def test_unsigned_altered_and_replayed_requests_are_refused(world: World) -> None:
+    headers = world.signed("POST", SERVICE_PATH, BODY)
+    unsigned = {k: v for k, v in headers.items() if k != SIGNATURE_HEADER}
+    r = httpx.post(world.hub_url + SERVICE_PATH, content=BODY, headers=unsigned)
+    assert _problem(r, 401, "exchange.client.unauthenticated", "Client.InvalidSignature")["reason"] == (
+        "registry.auth.missing"
+    )
+    altered = BODY.replace(b"2025", b"2024")
+    r = httpx.post(world.hub_url + SERVICE_PATH, content=altered, headers=headers)
+    assert _problem(r, 401, "exchange.client.unauthenticated", "Client.InvalidSignature")["reason"] == (
+        "registry.auth.altered"
+    )
+    assert httpx.post(world.hub_url + SERVICE_PATH, content=BODY, headers=headers).status_code == 200
+    r = httpx.post(world.hub_url + SERVICE_PATH, content=BODY, headers=headers)
+    assert _problem(r, 401, "exchange.client.unauthenticated", "Client.InvalidSignature")["reason"] == (
+        "registry.auth.replayed"
+    )
+    assert len(_records(world)) == 2  # the one accepted exchange only
+
+
+def test_the_client_header_must_name_the_signer(world: World) -> None:
+    response = post(world, BODY, client_header="JP/LG/131016/u19")
+    _problem(response, 400, "exchange.client.invalid", "Client.InvalidClientIdentifier")
+    _denied_without_records(world)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"atena_number": ', "exchange.request.malformed"),
+        (b"[1, 2]", "exchange.request.invalid"),
+        (json.dumps({"atena_number": ATENA}).encode(), "exchange.request.invalid"),
+        (
+            json.dumps({"atena_number": ATENA, "fiscal_year": 2025, "x": 1}).encode(),
+            "exchange.request.invalid",
+        ),
+        (
+            json.dumps(
+                {"atena_number": ATENA, "fiscal_year": 2025, "note": VALID_INDIVIDUAL_NUMBER}
+            ).encode(),
+            "exchange.request.individual_number",
+        ),
+    ],
+)
+def test_bad_bodies_get_typed_errors(world: World, body: bytes, code: str) -> None:
+    response = post(world, body)
+    found = _problem(response, 400, code, "Client.BadRequest")
+    assert VALID_INDIVIDUAL_NUMBER not in response.text and ATENA not in json.dumps(found)
+    _denied_without_records(world)
+
+
+def test_an_oversized_body_is_refused_in_bounded_time(world: World) -> None:
+    big = b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    started = time.monotonic()
+    response = post(world, big)
+    assert time.monotonic() - started < 5
+    _problem(response, 413, "exchange.request.too_large", "Client.BadRequest")
+    _denied_without_records(world)
+
+
+def test_an_unknown_person_is_a_typed_error(world: World) -> None:
+    response = post(world, json.dumps({"atena_number": "000000000000099", "fiscal_year": 2025}).encode())
+    _problem(response, 404, "exchange.person.unknown", "Client.PersonUnknown")
+
+
+def test_idempotency_key_replays_the_stored_reply_and_refuses_another_body(world: World) -> None:
+    first = post(world, BODY, headers={"Idempotency-Key": "k-1"})
+    again = post(world, BODY, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert len(world.seen) == 1 and len(_records(world)) == 2  # the provider was asked once
+    other = json.dumps({"atena_number": ATENA, "fiscal_year": 2024}).encode()
+    _problem(
+        post(world, other, headers={"Idempotency-Key": "k-1"}),
+        409,
+        "exchange.idempotency.conflict",
+        "Client.IdempotencyConflict",
+    )
+    outcomes = [e.outcome for e in world.store.entries()]
+    assert sorted(outcomes) == sorted([LogOutcome.PROVIDED, LogOutcome.REPLAYED, LogOutcome.DENIED])
+
+
+def test_async_query_gives_a_result_to_its_client_only(world: World) -> None:
+    accepted = post(world, BODY, headers={"Prefer": "respond-async"})
+    assert accepted.status_code == 202, accepted.text
+    location = accepted.headers["Location"]
+    assert location.startswith("/r1/results/") and accepted.headers["X-Road-Id"]
+    deadline = time.monotonic() + 10
+    while True:
+        got = httpx.get(world.hub_url + location, headers=world.signed("GET", location))
+        if got.status_code != 202 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert got.status_code == 200, got.text
+    assert got.json()["taxable_income"] == 1_200_000
+    assert got.headers["X-Road-Id"] == accepted.headers["X-Road-Id"]
+    stranger = httpx.get(world.hub_url + location, headers=world.signed("GET", location, who=world.outsider))
+    _problem(stranger, 404, "exchange.result.unknown", "Client.ResultNotFound")
+
+
+def test_a_provider_that_is_down_is_unreachable_and_leaves_no_record(tmp_path: Path, spec: Spec) -> None:
+    with running_world(tmp_path, spec, provider_up=False) as world:
+        response = post(world, BODY)
+        _problem(response, 502, "exchange.provider.unreachable", "Server.Unreachable")
+        _denied_without_records(world, LogOutcome.ERROR)
+
+
+def test_a_slow_provider_times_out_and_leaves_no_record(tmp_path: Path, spec: Spec) -> None:
+    with running_world(tmp_path, spec, delay=2.0, read_timeout=0.3) as world:
+        started = time.monotonic()
+        response = post(world, BODY)
+        assert time.monotonic() - started < 1.5
+        _problem(response, 504, "exchange.provider.timeout", "Server.Timeout")
+        assert _records(world) == []
+        assert [e.outcome for e in world.store.entries()] == [LogOutcome.ERROR]
