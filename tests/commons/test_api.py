@@ -194,3 +194,52 @@ def test_receipts_and_the_event_stream_resume(served: tuple[str, CommonsService]
                     resumed.append(json.loads(line[6:]))
                     break
         assert resumed[0]["alert_id"] == second["alert_id"]
+
+
+def test_the_alert_page_links_to_a_prefilled_update_and_cancel_form(
+    served: tuple[str, CommonsService],
+) -> None:
+    base, service = served
+    with httpx.Client(base_url=base, timeout=10) as http:
+        created = http.post("/commons/alerts", json={**DRAFT, "status": "Exercise"}).json()
+        page = http.get(f"/commons/view/{created['alert_id']}").text
+        assert f'href="/commons/new?replaces={created["message_id"]}"' in page
+        form = http.get("/commons/new", params={"replaces": created["alert_id"]})
+        assert form.status_code == 200
+        html = form.text
+        assert "更新・取消の作成" in html
+        assert f'name="replaces" value="{created["message_id"]}"' in html
+        assert '<option value="Update" selected>' in html
+        assert '<option value="Exercise" selected>' in html  # a drill's update stays a drill
+        assert 'value="真備町に避難指示"' in html
+        assert 'value="332020"' in html
+        assert "<option selected>避難指示</option>" in html
+        cancel = http.get("/commons/new", params={"replaces": created["message_id"], "msg_type": "Cancel"})
+        assert '<option value="Cancel" selected>' in cancel.text
+        missing = http.get("/commons/new", params={"replaces": "nope"})
+        assert missing.status_code == 404
+        assert "nope" in missing.text
+
+        fields = {
+            "template": "evacuation",
+            "status": "Exercise",
+            "msg_type": "Update",
+            "replaces": created["message_id"],
+            "sender": DRAFT["sender"],
+            "sender_name": DRAFT["sender_name"],
+            "sender_code": DRAFT["sender_code"],
+            "area_desc": DRAFT["area_desc"],
+            "area_codes": "332020",
+            "headline": "真備町の避難指示を継続",
+            "d_発令区分": "避難指示",
+            "d_地区": "真備町",
+            "action": "submit",
+        }
+        submitted = http.post("/commons/new", data=fields, follow_redirects=False)
+        assert submitted.status_code == 303, submitted.text
+    view = service.alert(created["alert_id"])
+    assert [(r.revision, r.msg_type, r.state.value) for r in view.revisions] == [
+        (1, "Alert", "superseded"),
+        (2, "Update", "active"),
+    ]
+    assert view.current.headline == "【訓練】真備町の避難指示を継続"

@@ -24,7 +24,7 @@ from renkei.commons.delivery.policy import RetryPolicy
 from renkei.commons.delivery.signing import DELIVERY_HEADER, verify
 from renkei.commons.delivery.worker import DeliveryWorker, delivery_client, running
 from renkei.commons.model import MessageKind, MsgType, Status
-from renkei.commons.ports import AreaFilter, Channel, DeliveryState, SubscriberRecord
+from renkei.commons.ports import AreaFilter, Channel, DeliveryRecord, DeliveryState, SubscriberRecord
 from renkei.commons.service import CommonsService, Draft
 from renkei.storage.clock import SystemClock
 from renkei.storage.ports import Storage
@@ -308,7 +308,10 @@ def test_drills_are_labelled_in_every_rendering(storage: Storage) -> None:
     assert accepted.record.headline.startswith("【訓練】")
     view = service.alert(accepted.record.alert_id)
     for rendering in service.render(view.alert):
-        if rendering.channel is not Channel.CAP:
+        if rendering.channel is Channel.RADIO:  # read aloud: the label is spoken, first and last
+            assert rendering.body.startswith("これは訓練です。"), rendering.body
+            assert rendering.body.endswith("これは訓練です。"), rendering.body
+        elif rendering.channel is not Channel.CAP:
             assert "【訓練】" in rendering.body, rendering.channel
 
 
@@ -325,3 +328,52 @@ def test_updates_supersede_and_cancels_cancel_the_chain(storage: Storage) -> Non
     assert [r.state.value for r in view.revisions] == ["cancelled"] * 3
     assert view.state.value == "cancelled"
     assert datetime.now(UTC) > view.current.received_at
+
+
+def test_deliveries_accepted_while_a_worker_runs_are_handed_to_it_without_a_claim(
+    storage: Storage, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = service_on(storage)
+    for name in ("a", "b", "c"):
+        subscribe(service, receiver, name)
+    repository = service.store.deliveries
+    claim_due = repository.claim_due
+    claimed: list[str] = []
+
+    def counting_claim(now: datetime, lease_until: datetime, limit: int) -> list[DeliveryRecord]:
+        found = claim_due(now, lease_until, limit)
+        claimed.extend(d.id for d in found)
+        return found
+
+    monkeypatch.setattr(repository, "claim_due", counting_claim)
+
+    async def scenario() -> str:
+        async with delivery_client() as client:
+            worker = DeliveryWorker(
+                service.store, client, SystemClock(), signal=service.signal, poll_interval_s=0.05
+            )
+            async with running(worker):
+                await until(lambda: service.signal.has_taker, 5)
+                accepted = await asyncio.to_thread(service.submit_draft, evacuation())
+                await until(lambda: len(receiver.ids()) == 3, 5)
+                await until(
+                    lambda: all(
+                        d.state is DeliveryState.DELIVERED
+                        for d in service.deliveries(accepted.record.alert_id)
+                    ),
+                    5,
+                )
+        return accepted.record.alert_id
+
+    alert_id = asyncio.run(scenario())
+    assert not service.signal.has_taker, "a stopped worker takes nothing more"
+    deliveries = service.deliveries(alert_id)
+    assert claimed == [], "handed over, not claimed"
+    assert sorted(receiver.ids()) == sorted(d.id for d in deliveries)
+    assert all(d.attempts == 1 for d in deliveries)
+    assert all(ok for *_, ok in receiver.hits), "hand-overs are signed like every push"
+    # with no worker running, a new alert is left due now for whichever worker claims it
+    later = service.submit_draft(evacuation())
+    assert all(
+        d.next_attempt_at == later.record.received_at for d in service.deliveries(later.record.alert_id)
+    )

@@ -107,7 +107,7 @@ def test_openapi_request_and_response_schemas(openapi: dict[str, Any], spec: Spe
         request = schemas[f"{service.id}.request"]
         response = schemas[f"{service.id}.response"]
         assert list(request["properties"]) == list(service.request)
-        assert request["required"] == list(service.request)
+        assert request["required"] == list(service.required_request)
         assert list(response["properties"]) == list(service.response)
         for item_id in service.request:
             item = spec.request_item(kind, item_id)

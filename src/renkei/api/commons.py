@@ -13,19 +13,25 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import datetime
 from importlib import resources
-from typing import Annotated, Any
-from xml.sax.saxutils import escape
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
-from renkei.commons.delivery.errors import AlertRejected, SubscriberInvalid
-from renkei.commons.delivery.fallback import label
+from renkei.commons.delivery.errors import AlertNotFound, AlertRejected, SubscriberInvalid
 from renkei.commons.delivery.worker import DeliveryWorker, delivery_client, running
-from renkei.commons.model import MessageKind, MsgType, Status, format_cap_datetime
-from renkei.commons.ports import AreaFilter, Channel, DeliveryRecord, DeliveryState, FeedEntry
+from renkei.commons.model import Alert, MessageKind, MsgType, Status, format_cap_datetime
+from renkei.commons.ports import (
+    AlertRecord,
+    AreaFilter,
+    Channel,
+    DeliveryRecord,
+    DeliveryState,
+    LifecycleState,
+)
+from renkei.commons.render.text import primary_info
 from renkei.commons.service import CommonsService, Draft
 
 router = APIRouter(prefix="/commons", tags=["commons"])
@@ -49,6 +55,8 @@ DELIVERY_JA = {
     "acknowledged": "受領確認済",
     "failed": "配信失敗",
 }
+#: Form fields whose repeated CAP parameters (``…[1]``, ``…[2]``) are joined with spaces.
+REPEATED_FIELDS = frozenset({"d_対象市町村"})
 CHANNEL_JA = {
     "tv": "テレビ",
     "radio": "ラジオ",
@@ -183,7 +191,19 @@ def alert_xml(alert_id: str, service: Dep) -> Response:
 @router.get("/alerts/{alert_id}/map.svg", summary="対象地域の地図 (SVG)")
 def alert_map(alert_id: str, service: Dep) -> Response:
     view = service.alert(alert_id)
-    return Response(_map_svg(view.alert), media_type="image/svg+xml")
+    return Response(service.map_svg(view.alert), media_type="image/svg+xml")
+
+
+@router.get("/alerts/{alert_id}.json", summary="現行版 (CAP element names, plus real and label)")
+def alert_json(alert_id: str, service: Dep) -> JSONResponse:
+    return JSONResponse(service.alert_json(service.alert(alert_id).alert))
+
+
+@router.get(
+    "/alerts/{alert_id}.html", response_class=HTMLResponse, summary="現行版の公開ページ (web channel)"
+)
+def alert_html(alert_id: str, service: Dep) -> HTMLResponse:
+    return HTMLResponse(service.web_page(service.alert(alert_id).alert))
 
 
 @router.get("/alerts/{alert_id}", summary="情報 (every revision, state, deliveries)")
@@ -193,7 +213,8 @@ def get_alert(alert_id: str, service: Dep) -> JSONResponse:
         {
             "alert_id": view.current.alert_id,
             "state": view.state.value,
-            "drill": view.drill_label or None,
+            "drill": None if view.real else view.label,
+            "label": view.label,
             "current": _record_json(view.current),
             "revisions": [_record_json(r) for r in view.revisions],
             "deliveries": [_record_json(d) for d in service.deliveries(view.current.alert_id)],
@@ -227,42 +248,25 @@ def list_subscribers(service: Dep) -> JSONResponse:
     return JSONResponse([_record_json(s) for s in service.subscribers()])
 
 
-def _atom(entries: list[FeedEntry], *, thin: bool, base: str) -> str:
-    updated = entries[0].published_at if entries else None
-    parts = [
-        '<?xml version="1.0" encoding="utf-8"?>',
-        '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="ja">',
-        "<id>urn:renkei:commons:feed</id>",
-        "<title>公共情報コモンズ 発信情報</title>",
-        f"<updated>{(updated.isoformat() if updated else '1970-01-01T00:00:00+00:00')}</updated>",
-        f'<link rel="self" href="{escape(base)}"/>',
-    ]
-    for e in entries:
-        link = f"/commons/alerts/{e.alert_id}"
-        parts += [
-            "<entry>",
-            f"<id>urn:renkei:commons:entry:{e.seq}</id>",
-            f"<title>{escape(e.title)}</title>",
-            f"<updated>{e.published_at.isoformat()}</updated>",
-            f'<link rel="alternate" type="text/html" href="{escape(link)}"/>',
-            f'<link rel="related" type="application/cap+xml" href="{escape(link)}.xml"/>',
-            f'<category term="{escape(e.msg_type)}"/><category term="{escape(e.status)}"/>',
-        ]
-        if not thin:
-            parts.append(f"<summary>{escape(e.summary)}</summary>")
-        parts.append("</entry>")
-    parts.append("</feed>")
-    return "\n".join(parts)
+def _atom(service: CommonsService, style: Literal["fat", "thin"], self_url: str) -> Response:
+    def cap_url(record: AlertRecord) -> str:
+        return f"/commons/alerts/{record.alert_id}.xml"
+
+    def page_url(record: AlertRecord) -> str:
+        return f"/commons/view/{record.alert_id}"
+
+    feed = service.atom(self_url=self_url, cap_url=cap_url, page_url=page_url)
+    return Response(feed.to_xml(style), media_type=ATOM)
 
 
-@router.get("/feed.atom", summary="Atom フィード (full entries)")
+@router.get("/feed.atom", summary="Atom フィード (fat: CAP embedded in each entry)")
 def feed(service: Dep) -> Response:
-    return Response(_atom(service.feed(), thin=False, base="/commons/feed.atom"), media_type=ATOM)
+    return _atom(service, "fat", "/commons/feed.atom")
 
 
 @router.get("/feed.thin.atom", summary="Atom フィード (thin: titles and links only)")
 def feed_thin(service: Dep) -> Response:
-    return Response(_atom(service.feed(), thin=True, base="/commons/feed.thin.atom"), media_type=ATOM)
+    return _atom(service, "thin", "/commons/feed.thin.atom")
 
 
 @router.get("/stream", summary="Server-Sent Events: one event per accepted revision (Last-Event-ID resumes)")
@@ -312,30 +316,6 @@ async def stream(request: Request, service: Dep) -> StreamingResponse:
     )
 
 
-def _map_svg(alert: Any) -> str:
-    points = [
-        (p.lat, p.lon)
-        for info in alert.infos
-        for area in info.areas
-        for polygon in area.polygons
-        for p in polygon.points
-    ]
-    names = "・".join(a.area_desc for info in alert.infos for a in info.areas)
-    head = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 300" width="400" height="300">'
-    body = [head, '<rect width="400" height="300" fill="#eef2f6"/>']
-    if points:
-        lats = [p[0] for p in points]
-        lons = [p[1] for p in points]
-        span = max(max(lats) - min(lats), max(lons) - min(lons), 1e-6)
-        coords = " ".join(
-            f"{20 + (lon - min(lons)) / span * 360:.1f},{280 - (lat - min(lats)) / span * 260:.1f}"
-            for lat, lon in points
-        )
-        body.append(f'<polygon points="{coords}" fill="#e0484899" stroke="#a00"/>')
-    body.append(f'<text x="10" y="20" font-size="14">{escape(names)}</text></svg>')
-    return "".join(body)
-
-
 # --- pages (Japanese) ------------------------------------------------------------------------------------
 
 
@@ -360,27 +340,33 @@ def _draft_from_form(form: dict[str, str]) -> Draft:
     )
 
 
-def _form_from_alert(alert: Any) -> dict[str, str]:
-    info = alert.infos[0] if alert.infos else None
-    form = {"sender": alert.sender, "status": alert.status.value}
-    if info is not None:
-        form.update(
-            sender_name=info.sender_name or "",
-            headline=info.headline or "",
-            description=info.description or "",
-            instruction=info.instruction or "",
-            area_desc="・".join(a.area_desc for a in info.areas),
-            area_codes=" ".join(c for a in info.areas for c in a.local_government_codes()),
-        )
-        kind = info.kind
-        for key, (k, _) in KIND_TEMPLATES.items():
-            if k is kind:
-                form["template"] = key
-        for p in info.parameters:
-            if ":" in p.value_name:
-                form["d_" + p.value_name.split(":", 1)[1].split("[")[0]] = p.value
-        codes = form.get("area_codes", "").split()
-        form["sender_code"] = codes[0] if codes else ""
+def _form_from_alert(alert: Alert) -> dict[str, str]:
+    """The authoring form's fields for an alert (CAP import, or the Update/Cancel of a stored one)."""
+    info = primary_info(alert)
+    form = {"sender": alert.sender, "status": alert.status.value, "template": "notice"}
+    if info is None:
+        return form
+    form.update(
+        sender_name=info.sender_name or "",
+        headline=info.headline or "",
+        description=info.description or "",
+        instruction=info.instruction or "",
+        area_desc="・".join(a.area_desc for a in info.areas),
+        area_codes=" ".join(c for a in info.areas for c in a.local_government_codes()),
+    )
+    for key, (kind, _) in KIND_TEMPLATES.items():
+        if kind is info.kind or (kind is MessageKind.NOTICE and info.kind is MessageKind.EVENT):
+            form["template"] = key
+    for parameter in info.parameters:
+        if ":" not in parameter.value_name:
+            continue
+        name = "d_" + parameter.value_name.split(":", 1)[1].split("[")[0]
+        if name in REPEATED_FIELDS and form.get(name):
+            form[name] += " " + parameter.value
+        else:
+            form[name] = parameter.value
+    codes = form["area_codes"].split()
+    form["sender_code"] = codes[0] if codes else ""
     return form
 
 
@@ -390,10 +376,48 @@ def alerts_page(request: Request, service: Dep) -> HTMLResponse:
 
 
 @pages.get("/new", response_class=HTMLResponse)
-def new_page(request: Request, template: str = "evacuation") -> HTMLResponse:
-    form = {"template": template if template in KIND_TEMPLATES else "evacuation"}
+def new_page(
+    request: Request,
+    service: Dep,
+    template: str = "evacuation",
+    replaces: str | None = None,
+    msg_type: str = "Update",
+) -> HTMLResponse:
+    """The authoring form; ``?replaces=<alert or message id>`` prefills an Update (or, with
+    ``msg_type=Cancel``, a Cancel) of that chain's current revision."""
+    if not replaces:
+        form = {"template": template if template in KIND_TEMPLATES else "evacuation"}
+        return _render(
+            request, "commons/form.html", templates=KIND_TEMPLATES, form=form, problems=[], previews=[]
+        )
+    try:
+        view = service.alert(replaces)
+    except AlertNotFound as error:
+        form = {"template": "evacuation", "replaces": replaces}
+        problems = [{"path": "replaces", "message": error.message}]
+        return _render(
+            request,
+            "commons/form.html",
+            404,
+            templates=KIND_TEMPLATES,
+            form=form,
+            problems=problems,
+            previews=[],
+        )
+    form = _form_from_alert(view.alert)
+    form["replaces"] = view.current.message_id
+    form["msg_type"] = MsgType.CANCEL.value if msg_type == MsgType.CANCEL.value else MsgType.UPDATE.value
+    problems = []
+    if view.state is LifecycleState.CANCELLED:
+        problems.append({"path": "replaces", "message": "この情報はすでに取り消されています。"})
     return _render(
-        request, "commons/form.html", templates=KIND_TEMPLATES, form=form, problems=[], previews=[]
+        request,
+        "commons/form.html",
+        templates=KIND_TEMPLATES,
+        form=form,
+        problems=problems,
+        previews=[],
+        replacing=view,
     )
 
 
@@ -482,7 +506,6 @@ def dashboard_page(alert_id: str, request: Request, service: Dep) -> HTMLRespons
         unacked=unacked,
         failed=failed,
         counts=_counts(deliveries),
-        label=label,
     )
 
 

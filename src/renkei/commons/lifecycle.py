@@ -63,6 +63,41 @@ def status_label(alert: Alert) -> str:
     return label
 
 
+def expiry(alert: Alert) -> datetime | None:
+    """When ``alert`` expires: the latest ``expires`` if every info has one, else never (``None``)."""
+    expiries = [i.expires for i in alert.infos]
+    if not alert.infos or any(e is None for e in expiries):
+        return None
+    return max(e for e in expiries if e is not None)
+
+
+def initial_state(alert: Alert) -> AlertState:
+    """The state a message has on its own, before anything follows it: a Cancel is cancelled at once."""
+    return AlertState.CANCELLED if alert.msg_type is MsgType.CANCEL else AlertState.ACTIVE
+
+
+def state_at(state: AlertState, expires: datetime | None, now: datetime) -> AlertState:
+    """The state ``now`` of a message whose chain left it in ``state``: an active one past ``expires``
+    (see :func:`expiry`) has expired."""
+    if state is AlertState.ACTIVE and expires is not None and now >= expires:
+        return AlertState.EXPIRED
+    return state
+
+
+def followed_by(earlier: AlertState, follower: MsgType) -> AlertState:
+    """What an earlier revision of a stored chain becomes when a later message joins the chain.
+
+    Chain-wide rule for stores that keep one chain per incident (``renkei.commons.service``): a Cancel
+    ends the whole chain (every revision is cancelled), an Update supersedes what was active, anything
+    else changes nothing. :class:`AlertHistory` applies the per-message form (only the messages named).
+    """
+    if follower is MsgType.CANCEL:
+        return AlertState.CANCELLED
+    if follower is MsgType.UPDATE and earlier is AlertState.ACTIVE:
+        return AlertState.SUPERSEDED
+    return earlier
+
+
 def _key(reference: Reference) -> tuple[str, str]:
     # CAP says sender+identifier is unique; ``sent`` is carried for humans and is compared loosely.
     return (reference.sender, reference.identifier)
@@ -187,16 +222,12 @@ class AlertHistory:
         alert = self._alerts.get(key)
         if alert is None:
             raise ChainConflict(f"unknown message {key[0]},{key[1]}", sender=key[0], identifier=key[1])
-        if alert.msg_type is MsgType.CANCEL or key in self._cancelled_by:
+        own = initial_state(alert)
+        if own is AlertState.CANCELLED or key in self._cancelled_by:
             return AlertState.CANCELLED
         if key in self._superseded_by:
             return AlertState.SUPERSEDED
-        expiries = [i.expires for i in alert.infos]
-        if alert.infos and all(e is not None for e in expiries):
-            latest = max(e for e in expiries if e is not None)
-            if self._clock.now() >= latest:
-                return AlertState.EXPIRED
-        return AlertState.ACTIVE
+        return state_at(own, expiry(alert), self._clock.now())
 
     def chain(self, message: Alert | Reference) -> tuple[Alert, ...]:
         """Every message linked to ``message`` by references, oldest first (by ``sent``)."""

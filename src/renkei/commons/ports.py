@@ -13,14 +13,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from renkei.commons.lifecycle import AlertState
 
-class LifecycleState(StrEnum):
-    """Where one stored revision stands in its update / cancel chain."""
-
-    ACTIVE = "active"  # 発表中
-    SUPERSEDED = "superseded"  # 更新済
-    CANCELLED = "cancelled"  # 取消
-    EXPIRED = "expired"  # 期限切れ
+#: Where one stored revision stands in its update / cancel chain: the lifecycle's own states
+#: (active 発表中, superseded 更新済, cancelled 取消, expired 期限切れ).
+LifecycleState = AlertState
 
 
 class DeliveryState(StrEnum):

@@ -7,10 +7,13 @@ of it can be lost by a restart, and the delivery worker (:mod:`renkei.commons.de
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import NoReturn
 
 from renkei.commons.cap import parse_cap
 from renkei.commons.delivery.errors import (
@@ -19,16 +22,19 @@ from renkei.commons.delivery.errors import (
     DeliveryNotFound,
     SubscriberInvalid,
 )
-from renkei.commons.delivery.fallback import (
-    Problem,
-    Rendering,
-    basic_renderings,
-    label,
-)
 from renkei.commons.delivery.matching import area_codes, wants
 from renkei.commons.delivery.signal import ChangeSignal
-from renkei.commons.edxl import parse_edxl
-from renkei.commons.errors import CommonsError
+from renkei.commons.edxl import alert_of, parse_edxl
+from renkei.commons.errors import CommonsError, RenderTooLong
+from renkei.commons.lifecycle import (
+    expiry,
+    followed_by,
+    initial_state,
+    is_real,
+    state_at,
+    status_label,
+)
+from renkei.commons.mapsvg import map_svg
 from renkei.commons.model import (
     Alert,
     Area,
@@ -62,25 +68,77 @@ from renkei.commons.ports import (
     AreaFilter,
     Channel,
     CommonsStore,
+    CommonsTransaction,
     DeliveryRecord,
     DeliveryState,
     FeedEntry,
     LifecycleState,
     SubscriberRecord,
 )
-from renkei.commons.validation import validate, validate_alert
+from renkei.commons.render import (
+    AtomFeed,
+    ChannelLimits,
+    alert_json,
+    area_mail,
+    cap_xml,
+    data_broadcast,
+    radio_script,
+    tv_banner,
+    web_page,
+)
+from renkei.commons.render.text import primary_info
+from renkei.commons.validation import Finding, Level, validate, validate_alert
 from renkei.storage.ports import Clock
 
-Validator = Callable[[Alert], list[Problem]]
-
-
-def profile_problems(alert: Alert) -> list[Problem]:
-    """Every error :func:`renkei.commons.validation.validate_alert` finds (CAP 1.2 + Japanese profile)."""
-    return [Problem(f.path, f.message_ja, f.message_en, f.rule) for f in validate_alert(alert).errors]
-
-
-Renderer = Callable[[Alert], list[Rendering]]
 GEOCODE = "地方公共団体コード"
+#: How long deliveries handed straight to this process's worker stay leased to it (as a claim would).
+HANDOVER_LEASE = timedelta(seconds=120)
+TEXT = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """One channel's form of an alert, as a subscriber of that channel receives it."""
+
+    channel: Channel
+    media_type: str
+    body: str
+
+
+def problem(rule: str, path: str, message_ja: str, message_en: str) -> Finding:
+    """An error found by the service itself (unknown reference, unreadable document, too long …)."""
+    return Finding(rule, Level.ERROR, path, message_ja, message_en)
+
+
+def profile_problems(alert: Alert) -> list[Finding]:
+    """Every error :func:`renkei.commons.validation.validate_alert` finds (CAP 1.2 + Japanese profile)."""
+    return list(validate_alert(alert).errors)
+
+
+def channel_renderings(alert: Alert, limits: ChannelLimits | None = None) -> list[Rendering]:
+    """Every channel's rendering of ``alert`` by :mod:`renkei.commons.render` (drills labelled in each).
+
+    TV gets the L字 banner line, a blank line, then the データ放送 text; 緊急速報メール gets JSON
+    ``{"parts": [{"title", "body", "part", "parts"}]}``; web the HTML page with its SVG map; CAP the XML.
+    Raises :class:`RenderTooLong` when the 緊急速報メール limits refuse the text.
+    """
+    mails = area_mail(alert, limits)
+    mail = {"parts": [{"title": m.title, "body": m.body, "part": m.part, "parts": m.parts} for m in mails]}
+    return [
+        Rendering(Channel.TV, TEXT, f"{tv_banner(alert, limits)}\n\n{data_broadcast(alert, limits)}"),
+        Rendering(Channel.RADIO, TEXT, radio_script(alert)),
+        Rendering(
+            Channel.CARRIER_MAIL,
+            "application/json; charset=utf-8",
+            json.dumps(mail, ensure_ascii=False, indent=1),
+        ),
+        Rendering(Channel.WEB, "text/html; charset=utf-8", web_page(alert)),
+        Rendering(Channel.CAP, "application/cap+xml", cap_xml(alert).decode("utf-8")),
+    ]
+
+
+Validator = Callable[[Alert], list[Finding]]
+Renderer = Callable[[Alert], list[Rendering]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +158,10 @@ class AlertView:
     current: AlertRecord
     alert: Alert
     state: LifecycleState
-    drill_label: str
+    label: str
+    """【訓練】/【テスト】/【訂正】/【取消】 (lifecycle ``status_label``); may be empty."""
+    real: bool
+    """Only ``Actual`` is real (:func:`renkei.commons.lifecycle.is_real`): pages warn about the rest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +218,11 @@ def content_from_details(kind: MessageKind, details: dict[str, str]) -> Content:
         )
         return ShelterContent((shelter,))
     if kind is MessageKind.DISASTER_HQ:
-        return DisasterHQContent(details.get("本部種別", "災害対策本部"), action)
+        # 設置状況 is the CAP parameter's own name (発令 = 設置, 解除 = 廃止); 発令状況 is accepted too.
+        established = details.get("設置状況", details.get("発令状況", "発令")) != "解除"
+        return DisasterHQContent(
+            details.get("本部種別", "災害対策本部"), IssueAction.ISSUED if established else IssueAction.LIFTED
+        )
     if kind is MessageKind.DAMAGE:
         labels = {
             "dead": "死者",
@@ -199,7 +264,7 @@ class CommonsService:
         *,
         signal: ChangeSignal | None = None,
         validator: Validator = profile_problems,
-        renderer: Renderer = basic_renderings,
+        renderer: Renderer = channel_renderings,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._store = store
@@ -220,29 +285,28 @@ class CommonsService:
     # --- intake -------------------------------------------------------------------------------------------
 
     def read_document(self, data: bytes) -> Alert:
-        """The CAP alert in ``data`` (CAP 1.2, or an EDXL-DE distribution carrying one).
+        """The CAP alert in ``data``: CAP 1.2, or the first content of an EDXL-DE distribution (a Commons
+        report is read as its CAP view, :func:`renkei.commons.edxl.alert_of`).
 
         Raises :class:`AlertRejected` listing the problem when it cannot be read at all.
         """
         try:
             if b"EDXLDistribution" in data[:2048]:
                 distribution = parse_edxl(data)
-                alerts = [c.payload for c in distribution.contents if isinstance(c.payload, Alert)]
-                if not alerts:
-                    raise AlertRejected(
-                        "EDXL-DE に CAP alert が含まれていません",
-                        errors=[_problem_dict(Problem("EDXLDistribution", "CAP がありません", "no alert"))],
+                if not distribution.contents:
+                    _refuse(
+                        "edxl.content.missing",
+                        "/EDXLDistribution",
+                        "EDXL-DE に情報が含まれていません",
+                        "no content",
                     )
-                return alerts[0]
+                return alert_of(distribution, distribution.contents[0])
             return parse_cap(data)
+        except AlertRejected:
+            raise
         except CommonsError as error:
-            if isinstance(error, AlertRejected):
-                raise
             path = str(error.detail.get("path", "/"))
-            problem = Problem(path, error.message, error.message, rule=error.code)
-            raise AlertRejected(
-                "文書を読み取れません (the document cannot be read)", errors=[_problem_dict(problem)]
-            ) from None
+            _refuse(error.code, path, f"文書を読み取れません: {error.message}", error.message)
 
     def submit(self, data: bytes) -> Accepted:
         """Validate, store, chain, render and queue a CAP or EDXL-DE document; all or nothing.
@@ -251,31 +315,35 @@ class CommonsService:
         """
         report = validate(data)
         if not report.ok:
-            errors = [Problem(f.path, f.message_ja, f.message_en, f.rule) for f in report.errors]
-            raise AlertRejected(
-                f"{len(errors)} 件の誤りがあります (the document is invalid)",
-                errors=[_problem_dict(p) for p in errors],
-            )
-        return self.submit_alert(self.read_document(data))
+            _reject(list(report.errors), "the document is invalid")
+        return self._accept(self.read_document(data))
 
     def submit_draft(self, draft: Draft) -> Accepted:
         """Accept what staff authored (form or JSON)."""
         return self.submit_alert(self.alert_from_draft(draft))
 
     def submit_alert(self, alert: Alert) -> Accepted:
+        """Validate (``validator``), then store, chain, render and queue ``alert``; all or nothing."""
         problems = self._validator(alert)
         if problems:
-            raise AlertRejected(
-                f"{len(problems)} 件の誤りがあります (the alert is invalid)",
-                errors=[_problem_dict(p) for p in problems],
-            )
+            _reject(problems, "the alert is invalid")
+        return self._accept(alert)
+
+    def _accept(self, alert: Alert) -> Accepted:
         now = self._clock.now()
-        renderings = {r.channel: r for r in self._renderer(alert)}
+        renderings, problems = self._render(alert)
+        if problems:
+            _reject(problems, "the alert cannot be rendered")
+        by_channel = {r.channel: r for r in renderings}
         subscribers = [s for s in self._store.subscribers.all(active_only=True) if wants(s, alert)]
-        info = alert.infos[0]
+        info = primary_info(alert)
+        headline = (info.headline or info.event) if info else (alert.note or alert.identifier)
+        # With a delivery worker in this process, its deliveries are committed leased to it and handed
+        # over after the commit: no claim query before the first push (see ChangeSignal.hand_over).
+        hand_over = bool(subscribers) and self.signal.has_taker
+        due = now + HANDOVER_LEASE if hand_over else now
         with self._store.transaction() as tx:
-            alert_id, revision, earlier = self._chain(tx.alerts.get, alert)
-            state = LifecycleState.CANCELLED if alert.msg_type is MsgType.CANCEL else LifecycleState.ACTIVE
+            alert_id, revision, earlier = self._chain(tx, alert)
             record = AlertRecord(
                 message_id=alert.identifier,
                 alert_id=alert_id,
@@ -285,17 +353,19 @@ class CommonsService:
                 sent=alert.sent,
                 status=alert.status.value,
                 msg_type=alert.msg_type.value,
-                kind=(info.kind.value if info.kind else info.event)[:64],
-                headline=label(alert) + (info.headline or info.event),
+                kind=(info.kind.value if info and info.kind else info.event if info else "")[:64],
+                headline=status_label(alert) + headline,
                 area_codes=area_codes(alert),
-                state=state,
+                state=initial_state(alert),
                 received_at=now,
-                raw_xml=renderings[Channel.CAP].body,
-                expires=info.expires,
+                raw_xml=by_channel[Channel.CAP].body,
+                expires=expiry(alert),
             )
             tx.alerts.add(record)
             for previous in earlier:
-                tx.alerts.set_state(previous.message_id, _after(previous.state, state))
+                after = followed_by(previous.state, alert.msg_type)
+                if after is not previous.state:
+                    tx.alerts.set_state(previous.message_id, after)
             seq = tx.feed.append(
                 FeedEntry(
                     0,
@@ -305,7 +375,7 @@ class CommonsService:
                     record.msg_type,
                     record.status,
                     record.headline,
-                    renderings[Channel.TV].body,
+                    tv_banner(alert),
                     now,
                 )
             )
@@ -317,36 +387,55 @@ class CommonsService:
                     alert_id=alert_id,
                     revision=revision,
                     channel=s.channel,
-                    media_type=renderings[s.channel].media_type,
-                    body=renderings[s.channel].body,
+                    media_type=by_channel[s.channel].media_type,
+                    body=by_channel[s.channel].body,
                     state=DeliveryState.PENDING,
                     attempts=0,
-                    next_attempt_at=now,
+                    next_attempt_at=due,
                     created_at=now,
                 )
                 for s in subscribers
             ]
             tx.deliveries.add_many(deliveries)
+        if hand_over:
+            self.signal.hand_over(list(zip(deliveries, subscribers, strict=True)))
         self.signal.notify()
         return Accepted(record, seq, len(deliveries))
 
-    def _chain(
-        self, get: Callable[[str], AlertRecord | None], alert: Alert
-    ) -> tuple[str, int, list[AlertRecord]]:
-        """The chain an alert joins: (alert_id, revision, the earlier revisions it affects)."""
+    def _chain(self, tx: CommonsTransaction, alert: Alert) -> tuple[str, int, list[AlertRecord]]:
+        """The chain an alert joins: (alert_id, revision, the earlier revisions it affects).
+
+        An Update or Cancel joins the chain of the messages its ``references`` name (sender and
+        identifier, as CAP identifies a message); how each earlier revision's state changes is the
+        lifecycle's rule (:func:`renkei.commons.lifecycle.followed_by`).
+        """
         if alert.msg_type not in (MsgType.UPDATE, MsgType.CANCEL):
             return alert.identifier, 1, []
-        found = [r for r in (get(ref.identifier) for ref in alert.references) if r is not None]
+        found = [
+            r
+            for r, ref in ((tx.alerts.get(ref.identifier), ref) for ref in alert.references)
+            if r is not None and r.sender == ref.sender
+        ]
         if not found:
-            problem = Problem(
-                "alert/references",
+            _refuse(
+                "commons.references.unknown",
+                "/alert/references",
                 "参照先の情報が見つかりません",
                 "none of the referenced messages was received here",
             )
-            raise AlertRejected("参照先の情報が見つかりません", errors=[_problem_dict(problem)])
         chain = found[-1].alert_id
-        revisions = self._store.alerts.revisions(chain)
+        revisions = tx.alerts.revisions(chain)
         return chain, max(r.revision for r in revisions) + 1, revisions
+
+    def _render(self, alert: Alert) -> tuple[list[Rendering], list[Finding]]:
+        try:
+            return self._renderer(alert), []
+        except RenderTooLong as error:
+            field_name = str(error.detail.get("field", ""))
+            too_long = problem(
+                error.code, f"/{error.detail.get('channel', '')}/{field_name}", error.message, error.message
+            )
+            return [], [too_long]
 
     # --- authoring ----------------------------------------------------------------------------------------
 
@@ -391,13 +480,30 @@ class CommonsService:
             infos=(info,),
         )
 
-    def preview(self, draft: Draft) -> tuple[Alert, list[Problem], list[Rendering]]:
+    def preview(self, draft: Draft) -> tuple[Alert, list[Finding], list[Rendering]]:
         """What a draft would become, its problems and every channel's rendering; nothing is stored."""
         alert = self.alert_from_draft(draft)
-        return alert, self._validator(alert), self._renderer(alert)
+        renderings, too_long = self._render(alert)
+        return alert, self._validator(alert) + too_long, renderings
 
     def render(self, alert: Alert) -> list[Rendering]:
+        """Every channel's rendering of an (accepted) alert."""
         return self._renderer(alert)
+
+    @staticmethod
+    def map_svg(alert: Alert) -> str:
+        """The alert's areas as an SVG map (:func:`renkei.commons.mapsvg.map_svg`)."""
+        return map_svg(alert)
+
+    @staticmethod
+    def web_page(alert: Alert) -> str:
+        """The alert as a standalone public web page (:func:`renkei.commons.render.web_page`)."""
+        return web_page(alert)
+
+    @staticmethod
+    def alert_json(alert: Alert) -> dict[str, object]:
+        """The alert as JSON-ready data, CAP element names (:func:`renkei.commons.render.alert_json`)."""
+        return alert_json(alert)
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -406,6 +512,7 @@ class CommonsService:
         return [(r, self._state_now(r)) for r in self._store.alerts.latest(limit=limit, offset=offset)]
 
     def alert(self, alert_id: str) -> AlertView:
+        """A chain by its id, or by the message id of any of its revisions."""
         revisions = self._store.alerts.revisions(alert_id)
         if not revisions:
             found = self._store.alerts.get(alert_id)  # a message id names its chain too
@@ -414,16 +521,12 @@ class CommonsService:
             raise AlertNotFound(f"情報 {alert_id!r} はありません", alert_id=alert_id)
         current = revisions[-1]
         alert = parse_cap(current.raw_xml.encode("utf-8"))
-        return AlertView(tuple(revisions), current, alert, self._state_now(current), label(alert))
+        return AlertView(
+            tuple(revisions), current, alert, self._state_now(current), status_label(alert), is_real(alert)
+        )
 
     def _state_now(self, record: AlertRecord) -> LifecycleState:
-        if (
-            record.state is LifecycleState.ACTIVE
-            and record.expires is not None
-            and record.expires <= self._clock.now()
-        ):
-            return LifecycleState.EXPIRED
-        return record.state
+        return state_at(record.state, record.expires, self._clock.now())
 
     def deliveries(self, alert_id: str) -> list[DeliveryRecord]:
         return self._store.deliveries.for_alert(alert_id)
@@ -437,6 +540,28 @@ class CommonsService:
 
     def feed(self, *, limit: int = 50) -> list[FeedEntry]:
         return self._store.feed.recent(limit=limit)
+
+    def atom(
+        self,
+        *,
+        self_url: str,
+        cap_url: Callable[[AlertRecord], str],
+        page_url: Callable[[AlertRecord], str] | None = None,
+        limit: int = 50,
+    ) -> AtomFeed:
+        """The newest ``limit`` accepted messages as an append-only :class:`AtomFeed` (one entry each)."""
+        entries = self._store.feed.recent(limit=limit)
+        with self._store.transaction() as tx:  # one connection for every read
+            records = [tx.alerts.get(e.message_id) for e in reversed(entries)]
+        feed = AtomFeed("urn:renkei:commons:feed", "公共情報コモンズ 発信情報", self_url)
+        for record in records:
+            if record is not None:
+                feed = feed.append(
+                    parse_cap(record.raw_xml.encode("utf-8")),
+                    cap_url(record),
+                    page_url(record) if page_url else None,
+                )
+        return feed
 
     def feed_since(self, seq: int, *, limit: int = 500) -> list[FeedEntry]:
         return self._store.feed.since(seq, limit=limit)
@@ -486,21 +611,26 @@ class CommonsService:
         return self._store.subscribers.all()
 
 
-def _after(previous: LifecycleState, new: LifecycleState) -> LifecycleState:
-    if new is LifecycleState.CANCELLED:
-        return LifecycleState.CANCELLED
-    return LifecycleState.SUPERSEDED if previous is LifecycleState.ACTIVE else previous
-
-
 def _sender_code(alert: Alert) -> str:
     codes = area_codes(alert)
     return codes[0] if codes else ""
 
 
-def _problem_dict(problem: Problem) -> dict[str, str]:
+def _problem_dict(found: Finding) -> dict[str, str]:
     return {
-        "path": problem.path,
-        "rule": problem.rule,
-        "message": problem.message_ja,
-        "message_en": problem.message_en,
+        "path": found.path,
+        "rule": found.rule,
+        "message": found.message_ja,
+        "message_en": found.message_en,
     }
+
+
+def _reject(problems: Sequence[Finding], why: str) -> NoReturn:
+    raise AlertRejected(
+        f"{len(problems)} 件の誤りがあります ({why})", errors=[_problem_dict(p) for p in problems]
+    )
+
+
+def _refuse(rule: str, path: str, message_ja: str, message_en: str) -> NoReturn:
+    """Refuse with one problem (found by the service itself, not by validation)."""
+    raise AlertRejected(message_ja, errors=[_problem_dict(problem(rule, path, message_ja, message_en))])

@@ -22,8 +22,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Protocol
 
-import httpx
-
+from renkei.commons.delivery.http import WebhookClient, WebhookPoster, WebhookTransportError
 from renkei.commons.delivery.policy import RetryPolicy
 from renkei.commons.delivery.signal import ChangeSignal
 from renkei.commons.delivery.signing import (
@@ -70,7 +69,7 @@ class DeliveryWorker:
     def __init__(
         self,
         store: DeliverySource,
-        client: httpx.AsyncClient,
+        client: WebhookPoster,
         clock: Clock,
         *,
         policy: RetryPolicy | None = None,
@@ -103,6 +102,8 @@ class DeliveryWorker:
         self._in_flight: set[str] = set()
         self._subscriber_cache: dict[str, tuple[float, SubscriberRecord | None]] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._global_slots: asyncio.Semaphore | None = None
+        self._outcomes: asyncio.Queue[tuple[DeliveryRecord, DeliveryOutcome] | None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -117,19 +118,24 @@ class DeliveryWorker:
     async def stop(self) -> None:
         """Stop claiming; :meth:`run` returns once every push in flight has finished and been recorded."""
         self._stopping = True
+        if self._signal is not None:
+            self._signal.drop_taker(self.take)
         self.wake()
 
     async def run(self) -> None:
         """Claim, push and record until stopped. Cancelling it is a crash: nothing more is recorded."""
         loop = asyncio.get_running_loop()
         self._wake = self._signal.register() if self._signal is not None else asyncio.Event()
-        global_slots = asyncio.Semaphore(self._concurrency)
+        self._global_slots = asyncio.Semaphore(self._concurrency)
         self._slots = defaultdict(lambda: asyncio.Semaphore(self._per_subscriber))
         outcomes: asyncio.Queue[tuple[DeliveryRecord, DeliveryOutcome] | None] = asyncio.Queue()
+        self._outcomes = outcomes
         recorder = asyncio.create_task(self._record(outcomes))
+        if self._signal is not None and not self._stopping:
+            self._signal.set_taker(self.take)
         try:
             while not self._stopping:
-                full = await self._claim(global_slots, outcomes)
+                full = await self._claim()
                 if full or self._stopping:
                     continue
                 await self._sleep(loop)
@@ -144,8 +150,10 @@ class DeliveryWorker:
             raise
         finally:
             if self._signal is not None:
+                self._signal.drop_taker(self.take)
                 self._signal.unregister(self._wake)
             self._wake = None
+            self._outcomes = None
 
     async def _sleep(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._wake is not None
@@ -158,11 +166,7 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
 
-    async def _claim(
-        self,
-        global_slots: asyncio.Semaphore,
-        outcomes: asyncio.Queue[tuple[DeliveryRecord, DeliveryOutcome] | None],
-    ) -> bool:
+    async def _claim(self) -> bool:
         room = min(self._claim_batch, self._max_in_flight - len(self._in_flight))
         if room <= 0:
             await asyncio.sleep(0.01)
@@ -175,13 +179,27 @@ class DeliveryWorker:
             at = asyncio.get_running_loop().time()
             self._subscriber_cache.update({s.id: (at, s) for s in everyone})
         for delivery in claimed:
-            if delivery.id in self._in_flight:  # its lease ran out while it waited here: still ours
-                continue
-            self._in_flight.add(delivery.id)
-            task = asyncio.create_task(self._attempt(delivery, global_slots, outcomes))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(delivery)
         return len(claimed) == room
+
+    def take(self, handed: Sequence[tuple[DeliveryRecord, SubscriberRecord]]) -> None:
+        """Push deliveries handed over by the service that just committed them, leased to this worker
+        (:meth:`ChangeSignal.hand_over`): no claim query, no subscriber query. Call in the worker's loop."""
+        if self._outcomes is None:  # not running: the lease ends and they are claimed then
+            return
+        at = asyncio.get_running_loop().time()
+        for delivery, subscriber in handed:
+            self._subscriber_cache[subscriber.id] = (at, subscriber)
+            self._start(delivery)
+
+    def _start(self, delivery: DeliveryRecord) -> None:
+        if delivery.id in self._in_flight:  # its lease ran out while it waited here: still ours
+            return
+        assert self._global_slots is not None and self._outcomes is not None
+        self._in_flight.add(delivery.id)
+        task = asyncio.create_task(self._attempt(delivery, self._global_slots, self._outcomes))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _attempt(
         self,
@@ -224,14 +242,14 @@ class DeliveryWorker:
         status: int | None = None
         try:
             async with asyncio.timeout(self._policy.timeout_s):
-                response = await self._client.post(subscriber.webhook_url, content=body, headers=headers)
-            status = response.status_code
+                response = await self._client.post(subscriber.webhook_url, body, headers)
+            status = response.status
             error = None if response.is_success else f"HTTP {status}"
             receipt = response.text.strip()[:RECEIPT_MAX] or None
         except TimeoutError:
             error = f"no answer within {self._policy.timeout_s:g} s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        except WebhookTransportError as exc:
+            error = str(exc)[:500] or type(exc).__name__
         at = self._clock.now()
         if error is None:
             # A 2xx with a body is the subscriber's receipt (受領確認); an empty 2xx is delivered, not acked.
@@ -263,17 +281,12 @@ class DeliveryWorker:
                 self.wake()
 
 
-def delivery_client(policy: RetryPolicy | None = None, *, connections: int = 256) -> httpx.AsyncClient:
-    """The HTTP client a worker pushes with (the caller closes it): no redirects, no proxies from the
-    environment, ``connections`` pooled connections, the policy's time limit per attempt."""
-    timeout = (policy or RetryPolicy()).timeout_s
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        follow_redirects=False,
-        trust_env=False,
-        headers={"User-Agent": "renkei-commons/1"},
-    )
+def delivery_client(policy: RetryPolicy | None = None, *, connections: int = 256) -> WebhookClient:
+    """The HTTP client a worker pushes with (close it, e.g. ``async with``): the lean keep-alive client of
+    :mod:`.http`, keeping up to ``connections`` idle connections per receiver origin. No redirects, no
+    proxies. ``policy`` is accepted for symmetry: the worker applies its time limit to each attempt."""
+    del policy
+    return WebhookClient(idle_per_origin=connections)
 
 
 @asynccontextmanager

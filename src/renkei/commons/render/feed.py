@@ -2,8 +2,10 @@
 
 * one entry per CAP message: an Update or Cancel is a **new** entry, old entries are never edited
   (:meth:`AtomFeed.append` returns a new feed and refuses an id that is already there);
-* "fat" feeds embed the CAP ``<alert>`` in ``<content type="application/cap+xml">``; "thin" feeds link
-  it with ``<link rel="alternate" type="application/cap+xml">``; both carry the link when a URL is known;
+* "fat" feeds embed the CAP ``<alert>`` in ``<content type="application/cap+xml">`` and carry the
+  description as ``summary``; "thin" feeds only link it with ``<link rel="alternate"
+  type="application/cap+xml">``; both carry the link when a URL is known, and a ``text/html`` alternate
+  when the entry has a page URL;
 * entry ``id`` = ``urn:renkei:commons:cap:<sender>:<identifier>`` (percent-encoded), ``updated`` = ``sent``.
 """
 
@@ -38,6 +40,7 @@ class FeedEntry:
 
     alert: Alert
     cap_url: str | None = None
+    page_url: str | None = None
 
     @property
     def id(self) -> str:
@@ -68,9 +71,9 @@ class AtomFeed:
     self_url: str | None = None
     entries: tuple[FeedEntry, ...] = field(default=())
 
-    def append(self, alert: Alert, cap_url: str | None = None) -> AtomFeed:
+    def append(self, alert: Alert, cap_url: str | None = None, page_url: str | None = None) -> AtomFeed:
         """A feed with one more entry; raises :class:`ChainConflict` if the message already has one."""
-        entry = FeedEntry(alert, cap_url)
+        entry = FeedEntry(alert, cap_url, page_url)
         if any(e.id == entry.id for e in self.entries):
             raise ChainConflict(
                 f"feed already has an entry {entry.id}; entries are never edited", id=entry.id
@@ -87,10 +90,12 @@ class AtomFeed:
         _sub(element, "updated", _rfc3339(alert.sent))
         author = _sub(element, "author")
         _sub(author, "name", info.sender_name if info and info.sender_name else alert.sender)
-        if info and info.description:
+        if style == "fat" and info and info.description:
             _sub(element, "summary", info.description)
         if entry.cap_url is not None:
             _sub(element, "link", rel="alternate", type=CAP_MEDIA_TYPE, href=entry.cap_url)
+        if entry.page_url is not None:
+            _sub(element, "link", rel="alternate", type="text/html", href=entry.page_url)
         if style == "fat":
             content = _sub(element, "content", type=CAP_MEDIA_TYPE)
             content.append(alert_to_element(alert))
