@@ -1,11 +1,15 @@
 """The same provider called directly and through the hub (signature check, authorisation, ID conversion,
 hub signing, access records and message log all on), concurrency 32, in one run.
 
-    .venv/bin/python bench/hub_vs_direct.py [--requests 2000] [--profile]
+    .venv/bin/python bench/hub_vs_direct.py [--requests 2000] [--profile hub.prof]
+
+The provider and the hub each run as a uvicorn server in a process of their own on a loopback port; the
+load generator (a lean keep-alive HTTP/1.1 client, 32 connections) runs in this process, and its requests
+are built and signed before the clock starts, so neither run pays for the client's signing. Storage is
+SQLite in a temporary directory. ``--profile FILE`` runs cProfile on the hub process's event loop thread
+during the timed hub run and writes the stats to FILE (``python -m pstats FILE``).
 
 Prints throughput of both, the p50/p99 latency the hub adds, and as the last line the ratio.
-Hub and provider are uvicorn servers on loopback in threads of this process (so they share one GIL with
-the load generator); storage is SQLite in a temporary directory.
 """
 
 from __future__ import annotations
@@ -14,88 +18,346 @@ import argparse
 import asyncio
 import cProfile
 import json
-import pstats
+import multiprocessing
+import os
+import socket
 import statistics
 import tempfile
+import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
-import httpx
-from tests.exchange.harness import ATENA, SERVICE_PATH, World, running_world
+import uvicorn
+from fastapi import FastAPI
 
+from renkei.api import exchange as exchange_api
+from renkei.api.errors import install_error_handlers
+from renkei.audit.heads import Ed25519HeadSigner
+from renkei.audit.service import AuditLog
+from renkei.exchange.provider import income_provider
+from renkei.exchange.service import ExchangeHub
+from renkei.exchange.signing import HubSigner
+from renkei.exchange.transport import HttpTransport
+from renkei.identity.keys import MemoryKeyStore as IdentityKeys
+from renkei.identity.models import BasicInfo, Sex
+from renkei.identity.numbering import NumberCodec
+from renkei.identity.service import IdentityService, LinkageBase
+from renkei.registry.auth import SIGNATURE_HEADER, RequestAuthenticator, sign_request
+from renkei.registry.ca import CertificateAuthority
+from renkei.registry.keystore import MemoryKeyStore as RegistryKeys
+from renkei.registry.service import Registry
 from renkei.spec.loader import load_spec
+from renkei.storage.clock import SystemClock
+from renkei.storage.sql.audit import SqlAuditStore
+from renkei.storage.sql.engine import connection_source, create_storage
+from renkei.storage.sql.exchange import SqlExchangeStore
+from renkei.storage.sql.identity import SqlIdentityRepository
+from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
 
 CONCURRENCY = 32
+WARMUP = 200
+CHIYODA = "JP/LG/131016"
+CHUO = "JP/LG/131024"
+ATENA = "000000000000011"
+PURPOSE = "infant-medical-subsidy"
+PURPOSE_ITEMS = ("fiscal_year", "total_income", "taxable_income")
+HUB_KEY = bytes(range(32))
+SERVICE_PATH = "/r1/JP/LG/131024/u06/income-certificate"
+PROVIDER_PATH = "/income-certificate"
+ROW = {"tax_status": "1", "taxable_income": 1_200_000, "total_income": 2_500_000, "tax_amount": 60_000}
 
 
-async def _run(n: int, make: object) -> tuple[float, list[float]]:
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What the hub process hands the load generator: the client's credentials and the person's 符号."""
+
+    member_id: str
+    private_key_pem: bytes
+    certificate_pem: bytes
+    provider_fugo: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(app: FastAPI, port: int, stop: Event, profile: str | None = None) -> None:
+    """Serve ``app`` on ``port`` until ``stop`` is set (uvicorn in this process's main thread)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+
+    def watch() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=watch, daemon=True).start()
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        app.state.profiler = profiler
+    server.run()
+    if profiler is not None and profile:
+        profiler.dump_stats(profile)
+
+
+def provider_process(port: int, fugo: str, stop: Event) -> None:
+    """The provider member system (個人住民税), checking the hub's signature."""
+    _serve(income_provider({fugo: dict(ROW)}, hub_key=HUB_KEY), port, stop)
+
+
+def hub_process(
+    tmp: str, provider_url: str, port: int, pipe: Connection, stop: Event, profile: str | None
+) -> None:
+    """Register the members, the purpose and the person, hand the caller's credentials back, serve the hub."""
+    clock = SystemClock()
+    spec = load_spec()
+    with create_storage(f"sqlite:///{Path(tmp) / 'hub.db'}") as storage:
+        source = connection_source(storage)
+        authority = CertificateAuthority(RegistryKeys(), clock)
+        registry = Registry(spec, SqlRegistryRepository(source), clock, authority=authority)
+        registry.add_organisation("LG", "131016", "千代田区")
+        registry.add_organisation("LG", "131024", "中央区")
+        client = registry.enrol(CHIYODA, 17)
+        registry.add_member(CHUO, 6, endpoint=provider_url)
+        registry.provide(f"{CHUO}/u06", "income-certificate")
+        registry.add_purpose(
+            PURPOSE, "乳幼児医療費助成", "児童福祉法", {"individual-resident-tax": PURPOSE_ITEMS}
+        )
+        identity_repository = SqlIdentityRepository(source)
+        keys = IdentityKeys()
+        identity = IdentityService(identity_repository, NumberCodec(keys), clock)
+        linkage = LinkageBase(identity_repository, keys, clock)
+        linkage.register_organisation(CHIYODA)
+        linkage.register_organisation(CHUO)
+        person = identity.enrol(BasicInfo("山田 花子", "東京都千代田区1-1", date(2020, 5, 1), Sex.FEMALE))
+        linkage.register_local_id(CHIYODA, ATENA, person.person_key)
+        hub = ExchangeHub(
+            registry,
+            RequestAuthenticator(registry, SqlReplayStore(source), clock),
+            linkage,
+            AuditLog(SqlAuditStore(source), Ed25519HeadSigner(bytes(32)), clock),
+            SqlExchangeStore(source),
+            HttpTransport(),
+            HubSigner(HUB_KEY),
+            clock,
+        )
+        pipe.send(
+            Caller(
+                str(client.member.id),
+                client.private_key_pem,
+                client.certificate_pem,
+                linkage.fugo_for(CHUO, person.person_key),
+            )
+        )
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            yield
+            await hub.aclose()
+
+        app = FastAPI(lifespan=lifespan)
+        app.state.exchange = hub
+        install_error_handlers(app)
+        app.include_router(exchange_api.router)
+
+        @app.post("/_bench/profile/{action}")
+        async def toggle(action: str) -> dict[str, str]:
+            profiler = getattr(app.state, "profiler", None)
+            if isinstance(profiler, cProfile.Profile):
+                profiler.enable() if action == "start" else profiler.disable()
+            return {"profile": action}
+
+        _serve(app, port, stop, profile)
+
+
+# --- the load generator: 32 keep-alive connections, one request in flight on each ---------------------
+
+
+Request = bytes  # the whole HTTP/1.1 request, head and body
+
+
+def _request(path: str, headers: dict[str, str], body: bytes) -> Request:
+    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Request
+) -> tuple[int, bytes]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+async def _run(port: int, requests: list[Request]) -> tuple[float, list[float]]:
+    """Send ``requests`` over 32 connections; the wall time and each request's latency (seconds)."""
     latencies: list[float] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
-        queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    pending = iter(requests)
+    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(CONCURRENCY)]
 
-        async def worker() -> None:
-            while not queue.empty():
-                queue.get_nowait()
-                url, headers, body = make()  # type: ignore[operator]
-                started = time.perf_counter()
-                response = await client.post(url, content=body, headers=headers)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    raise RuntimeError(response.text)
+    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for request in pending:
+            started = time.perf_counter()
+            status, body = await _exchange(reader, writer, request)
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                raise RuntimeError(f"HTTP {status}: {body[:300]!r}")
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(r, w) for r, w in connections))
         return time.perf_counter() - started, latencies
+    finally:
+        for _, writer in connections:
+            writer.close()
 
 
-def _pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] * 1000
+def _direct_requests(n: int, fugo: str) -> list[Request]:
+    signer = HubSigner(HUB_KEY)
+    body = json.dumps({"person_fugo": fugo, "fiscal_year": 2025}).encode()
+    out = []
+    for i in range(n):
+        headers = {
+            "Content-Type": "application/json",
+            "X-Road-Id": f"direct-{i}",
+            "X-Road-Client": "JP/LG/131016/u17",
+            "X-Road-Service": "JP/LG/131024/u06/income-certificate",
+            "X-Road-Issue": PURPOSE,
+        }
+        headers["X-Renkei-Hub-Signature"] = signer.sign(
+            "POST",
+            PROVIDER_PATH,
+            int(time.time()),
+            headers["X-Road-Id"],
+            headers["X-Road-Client"],
+            headers["X-Road-Service"],
+            body,
+        )
+        out.append(_request(PROVIDER_PATH, headers, body))
+    return out
+
+
+def _hub_requests(n: int, caller: Caller) -> list[Request]:
+    body = json.dumps({"atena_number": ATENA, "fiscal_year": 2025}).encode()
+    now = SystemClock().now()
+    out = []
+    for _ in range(n):
+        token = sign_request(
+            caller.private_key_pem,
+            caller.member_id,
+            "POST",
+            SERVICE_PATH,
+            body,
+            now,
+            certificate=caller.certificate_pem,
+        )
+        headers = {
+            SIGNATURE_HEADER: token,
+            "X-Road-Client": caller.member_id,
+            "X-Road-Issue": PURPOSE,
+            "Content-Type": "application/json",
+        }
+        out.append(_request(SERVICE_PATH, headers, body))
+    return out
+
+
+async def _control(port: int, action: str) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        status, _ = await _exchange(reader, writer, _request(f"/_bench/profile/{action}", {}, b""))
+        if status != 200:
+            raise RuntimeError(f"profile {action}: HTTP {status}")
+    finally:
+        writer.close()
+
+
+def _wait_listening(port: int, process: multiprocessing.process.BaseProcess) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not process.is_alive():
+            raise RuntimeError(f"the server on port {port} died")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def _pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] * 1000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the hub process, stats to FILE")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, running_world(Path(tmp), load_spec()) as world:
-        provider_url = world.registry.provided_service("JP/LG/131024/u06", "income-certificate").endpoint
-        direct_body = json.dumps({"person_fugo": world.provider_fugo, "fiscal_year": 2025}).encode()
-        hub_body = json.dumps({"atena_number": ATENA, "fiscal_year": 2025}).encode()
-        from tests.exchange.harness import HUB_KEY
-
-        from renkei.exchange.signing import HubSigner
-
-        signer = HubSigner(HUB_KEY)
-
-        def direct() -> tuple[str, dict[str, str], bytes]:
-            headers = {"X-Road-Id": "d", "X-Road-Client": "c", "X-Road-Service": "s"}
-            headers["X-Renkei-Hub-Signature"] = signer.sign(
-                "POST", "/income-certificate", int(time.time()), "d", "c", "s", direct_body
+    n: int = args.requests
+    profile = os.path.abspath(args.profile) if args.profile else None
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    provider_port, hub_port = _free_port(), _free_port()
+    processes: list[Any] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            ours, theirs = ctx.Pipe()
+            hub = ctx.Process(
+                target=hub_process,
+                args=(tmp, f"http://127.0.0.1:{provider_port}", hub_port, theirs, stop, profile),
             )
-            return provider_url + "/income-certificate", headers, direct_body
+            hub.start()
+            processes.append(hub)
+            if not ours.poll(60):
+                raise RuntimeError("the hub process did not start")
+            caller: Caller = ours.recv()
+            provider = ctx.Process(target=provider_process, args=(provider_port, caller.provider_fugo, stop))
+            provider.start()
+            processes.append(provider)
+            _wait_listening(provider_port, provider)
+            _wait_listening(hub_port, hub)
 
-        def hub(w: World = world) -> tuple[str, dict[str, str], bytes]:
-            return w.hub_url + SERVICE_PATH, w.signed("POST", SERVICE_PATH, hub_body), hub_body
-
-        asyncio.run(_run(100, direct))
-        asyncio.run(_run(100, hub))
-        d_time, d_lat = asyncio.run(_run(args.requests, direct))
-        profiler = cProfile.Profile() if args.profile else None
-        if profiler:
-            profiler.enable()
-        h_time, h_lat = asyncio.run(_run(args.requests, hub))
-        if profiler:
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    d_rps, h_rps = args.requests / d_time, args.requests / h_time
+            direct_requests = _direct_requests(WARMUP + n, caller.provider_fugo)
+            hub_requests = _hub_requests(WARMUP + n, caller)
+            asyncio.run(_run(provider_port, direct_requests[:WARMUP]))
+            asyncio.run(_run(hub_port, hub_requests[:WARMUP]))
+            d_time, d_lat = asyncio.run(_run(provider_port, direct_requests[WARMUP:]))
+            if profile:
+                asyncio.run(_control(hub_port, "start"))
+            h_time, h_lat = asyncio.run(_run(hub_port, hub_requests[WARMUP:]))
+            if profile:
+                asyncio.run(_control(hub_port, "stop"))
+        finally:
+            stop.set()
+            for process in processes:
+                process.join(30)
+                if process.is_alive():
+                    process.terminate()
+    d_rps, h_rps = n / d_time, n / h_time
     print(f"direct: {d_rps:8.1f} req/s  p50 {_pct(d_lat, 50):6.1f} ms  p99 {_pct(d_lat, 99):6.1f} ms")
     print(f"hub:    {h_rps:8.1f} req/s  p50 {_pct(h_lat, 50):6.1f} ms  p99 {_pct(h_lat, 99):6.1f} ms")
     added50 = _pct(h_lat, 50) - _pct(d_lat, 50)
     added99 = _pct(h_lat, 99) - _pct(d_lat, 99)
     print(f"added latency: p50 {added50:6.1f} ms  p99 {added99:6.1f} ms")
+    if profile:
+        print(f"hub profile (cProfile, event-loop thread, timed run): {profile}")
     print(f"hub/direct throughput ratio: {h_rps / d_rps:.2f}")
 
 

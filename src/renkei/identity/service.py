@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from renkei.identity.errors import UnknownNumber, UnknownOrganisation, UnknownPerson
 from renkei.identity.keys import FUGO_KEY
@@ -141,6 +143,12 @@ class IdentityService:
             raise UnknownPerson("no person with this key", person_key=person_key)
 
 
+DEFAULT_CACHE_TTL = 5.0
+#: Entries the lookup cache holds at most; past it the cache starts afresh (memory stays bounded).
+CACHE_LIMIT = 100_000
+_IMMUTABLE = frozenset({"fugo-record", "fugo-of"})  # 符号 records: never changed once stored
+
+
 class LinkageBase:
     """The linkage base: 符号 per organisation, 宛名番号 registration and ID conversion.
 
@@ -156,24 +164,53 @@ class LinkageBase:
         clock: Clock,
         *,
         grace: timedelta = DEFAULT_GRACE,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
     ) -> None:
         self._repository = repository
         self._key = keys.secret(FUGO_KEY, 32)
         self._clock = clock
         self._grace = grace
+        self._ttl = cache_ttl
+        self._cached: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._generation = 0
+
+    def _lookup(self, key: tuple[str, ...], load: Any, *, forever: bool = False) -> Any:
+        """``load()``, or its cached value; None and empty answers are not kept."""
+        now = time.monotonic()
+        hit = self._cached.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        generation = self._generation
+        value = load()
+        if value and self._ttl > 0 and generation == self._generation:
+            if len(self._cached) >= CACHE_LIMIT:
+                self._cached = {}
+            self._cached[key] = (float("inf") if forever else now + self._ttl, value)
+        return value
+
+    def _written(self) -> None:
+        """After a write has committed: drop what it may have changed (a racing load is not kept)."""
+        self._generation += 1
+        self._cached = {k: v for k, v in self._cached.items() if k[0] in _IMMUTABLE}
 
     def register_organisation(self, org: str) -> Organisation:
         """Register an organisation (``JP/LG/131016`` …); idempotent."""
-        return self._repository.add_organisation(parse_org(org), self._clock.now())
+        try:
+            return self._repository.add_organisation(parse_org(org), self._clock.now())
+        finally:
+            self._written()
 
     def register_local_id(self, org: str, atena_number: str, person_key: PersonKey) -> None:
         """Record ``atena_number`` as ``org``'s 宛名番号 of the person (団体内統合宛名番号の紐付け)."""
         organisation = self._organisation(org)
         if not self._repository.person_exists(person_key):
             raise UnknownPerson("no person with this key", person_key=person_key)
-        self._repository.put_local_id(
-            organisation.org, parse_atena(atena_number), person_key, self._clock.now()
-        )
+        try:
+            self._repository.put_local_id(
+                organisation.org, parse_atena(atena_number), person_key, self._clock.now()
+            )
+        finally:
+            self._written()
 
     def fugo_for(self, org: str, person_key: PersonKey) -> Fugo:
         """The person's 符号 at ``org`` in the organisation's current generation (stored on first use)."""
@@ -186,7 +223,12 @@ class LinkageBase:
         """The internal key behind ``org``'s 符号 (current generation, or the previous one within grace)."""
         organisation = self._organisation(org)
         now = self._clock.now()
-        for record in self._repository.find_fugo(organisation.org, Fugo(fugo)):
+        records: list[FugoRecord] = self._lookup(
+            ("fugo-record", organisation.org, fugo),
+            lambda: list(self._repository.find_fugo(organisation.org, Fugo(fugo))),
+            forever=True,
+        )
+        for record in records:
             if record.generation == organisation.generation:
                 return record.person_key
             in_grace = (
@@ -202,13 +244,19 @@ class LinkageBase:
         """ID conversion in the base: (A, 宛名番号) → A's 符号 → internal key → B's 符号 (→ B's 宛名番号)."""
         source = self._organisation(from_org)
         target = self._organisation(to_org)
-        person_key = self._repository.person_by_local_id(source.org, parse_atena(atena_number))
+        atena = parse_atena(atena_number)
+        person_key = self._lookup(
+            ("local", source.org, atena), lambda: self._repository.person_by_local_id(source.org, atena)
+        )
         if person_key is None:
             raise UnknownPerson("no person with this 宛名番号 at the requesting organisation", org=source.org)
         fugo_a = self._fugo(source, person_key)
         person_key = self.resolve(source.org, fugo_a)
         fugo_b = self._fugo(target, person_key)
-        return Conversion(fugo=fugo_b, atena_number=self._repository.local_id_of(target.org, person_key))
+        local = self._lookup(
+            ("local-of", target.org, person_key), lambda: self._repository.local_id_of(target.org, person_key)
+        )
+        return Conversion(fugo=fugo_b, atena_number=local)
 
     def convert_fugo(self, from_org: str, fugo: str, to_org: str) -> Fugo:
         """A's 符号 → B's 符号, for requests that carry a 符号 rather than a 宛名番号."""
@@ -223,21 +271,33 @@ class LinkageBase:
         """Start a new 符号 generation for ``org``; the previous one resolves during the grace period."""
         organisation = self._organisation(org)
         now = self._clock.now()
-        rotated = self._repository.rotate(organisation.org, organisation.generation, now, now + self._grace)
+        try:
+            rotated = self._repository.rotate(
+                organisation.org, organisation.generation, now, now + self._grace
+            )
+        finally:
+            self._written()
         log.info("identity: 符号 of %s rotated to generation %d", rotated.org, rotated.generation)
         return rotated
 
     def _organisation(self, org: str) -> Organisation:
         parsed = parse_org(org)
-        organisation = self._repository.organisation(parsed)
+        organisation: Organisation | None = self._lookup(
+            ("organisation", parsed), lambda: self._repository.organisation(parsed)
+        )
         if organisation is None:
             raise UnknownOrganisation("organisation not registered with the linkage base", org=parsed)
         return organisation
 
     def _fugo(self, organisation: Organisation, person_key: PersonKey) -> Fugo:
-        stored = self._repository.fugo_of(person_key, organisation.org, organisation.generation)
+        key = ("fugo-of", person_key, organisation.org, str(organisation.generation))
+        stored = self._lookup(
+            key,
+            lambda: self._repository.fugo_of(person_key, organisation.org, organisation.generation),
+            forever=True,
+        )
         if stored is not None:
-            return stored.fugo
+            return Fugo(stored.fugo)
         fugo = derive_fugo(self._key, person_key, organisation.org, organisation.generation)
         record = FugoRecord(person_key, organisation.org, organisation.generation, fugo, self._clock.now())
         return self._repository.put_fugo(record).fugo

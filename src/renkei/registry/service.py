@@ -9,9 +9,11 @@ provides only services whose information kind its unit sends in the linkage matr
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -117,11 +119,45 @@ def check_endpoint(endpoint: str, protocol: ServiceProtocol) -> str:
     return endpoint
 
 
+_T = TypeVar("_T")
+DEFAULT_CACHE_TTL = 5.0
+
+
+class _ReadCache:
+    """Read-through cache of directory lookups: entries live ``ttl`` seconds (a bound on how stale a
+    change made through another process can be); every write through the owning object clears it once
+    committed. Absences are not kept: a new entry shows at once."""
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._generation = 0
+
+    def get(self, key: tuple[str, ...], load: Callable[[], _T | None]) -> _T | None:
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return cast(_T, hit[1])
+        generation = self._generation
+        value = load()
+        # A load that raced a write (the cache was cleared meanwhile) may have read the old row: not kept.
+        if value is not None and self._ttl > 0 and generation == self._generation:
+            self._entries[key] = (now + self._ttl, value)
+        return value
+
+    def clear(self) -> None:
+        """Called after each write has committed."""
+        self._generation += 1
+        self._entries = {}
+
+
 class Registry:
     """The hub's directory over a :class:`~renkei.registry.ports.RegistryRepository`.
 
     ``authority`` is needed only to enrol (issue keys) and to publish the revocation list; ``instance`` is
-    this deployment's X-Road instance (``JP``).
+    this deployment's X-Road instance (``JP``). Lookups on the hub's request path (credentials, members,
+    provided services, purposes) are cached for ``cache_ttl`` seconds; writes through this object clear
+    the cache at once (``cache_ttl=0`` turns it off).
     """
 
     def __init__(
@@ -132,12 +168,14 @@ class Registry:
         *,
         authority: CertificateAuthority | None = None,
         instance: str = DEFAULT_INSTANCE,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
     ) -> None:
         self.spec = spec
         self.instance = check_instance(instance)
         self._repository = repository
         self._clock = clock
         self._authority = authority
+        self._cache = _ReadCache(cache_ttl)
 
     @property
     def authority(self) -> CertificateAuthority:
@@ -154,7 +192,9 @@ class Registry:
             name=_name("name", name),
             registered_at=self._clock.now(),
         )
-        if not self._repository.add_organisation(organisation):
+        written = self._repository.add_organisation(organisation)
+        self._cache.clear()
+        if not written:
             raise OrganisationExists(
                 f"{organisation.id} is already registered", organisation=str(organisation.id)
             )
@@ -215,7 +255,9 @@ class Registry:
             endpoint=endpoint,
             protocol=chosen if endpoint is not None else None,
         )
-        if not self._repository.add_member(member):
+        written = self._repository.add_member(member)
+        self._cache.clear()
+        if not written:
             raise MemberExists(f"{member.id} is already registered", member=str(member.id))
         return member
 
@@ -267,14 +309,14 @@ class Registry:
     def member(self, member_id: MemberId | str) -> MemberSystem:
         """The member system, or ``registry.member.unknown``."""
         mid = _member_id(member_id)
-        found = self._repository.member(mid)
+        found = self.find_member(mid)
         if found is None:
             raise MemberUnknown(f"メンバー {mid} は登録されていません (not registered)", member=str(mid))
         return found
 
     def find_member(self, member_id: MemberId) -> MemberSystem | None:
         """The member system, or None (directory queries answer unknown members with nothing)."""
-        return self._repository.member(member_id)
+        return self._cache.get(("member", str(member_id)), lambda: self._repository.member(member_id))
 
     def members(self, organisation_id: OrganisationId | str | None = None) -> list[MemberSystem]:
         return self._repository.members(
@@ -343,13 +385,15 @@ class Registry:
         return self._add_credential(credential)
 
     def _add_credential(self, credential: Credential) -> Credential:
-        if not self._repository.add_credential(credential):
+        written = self._repository.add_credential(credential)
+        self._cache.clear()
+        if not written:
             raise CredentialInvalid(f"credential {credential.kid} is already registered", kid=credential.kid)
         return credential
 
     def credential(self, kid: str) -> Credential | None:
         """The credential with this ``kid`` (revoked and expired ones too), or None."""
-        return self._repository.credential(kid)
+        return self._cache.get(("credential", kid), lambda: self._repository.credential(kid))
 
     def credentials(self, member_id: MemberId | str | None = None) -> list[Credential]:
         return self._repository.credentials(None if member_id is None else _member_id(member_id))
@@ -357,6 +401,7 @@ class Registry:
     def revoke(self, kid: str, reason: str = "unspecified") -> Credential:
         """Revoke a credential from now on: requests signed with it get ``registry.auth.revoked``."""
         found = self._repository.revoke_credential(kid, self._clock.now(), _name("reason", reason))
+        self._cache.clear()
         if found is None:
             raise CredentialUnknown(f"no credential has kid {kid!r}", kid=kid)
         return found
@@ -404,7 +449,9 @@ class Registry:
             protocol=chosen,
             registered_at=self._clock.now(),
         )
-        return self._repository.put_service(provided)
+        stored = self._repository.put_service(provided)
+        self._cache.clear()
+        return stored
 
     def _providable_kind(self, member: MemberSystem, service_id: str) -> InformationKind:
         try:
@@ -426,7 +473,9 @@ class Registry:
 
     def withdraw(self, member_id: MemberId | str, service_id: str) -> None:
         mid = _member_id(member_id)
-        if not self._repository.remove_service(mid, service_id):
+        written = self._repository.remove_service(mid, service_id)
+        self._cache.clear()
+        if not written:
             raise ServiceUnknown(
                 f"{mid} does not provide {service_id!r}", member=str(mid), service=service_id
             )
@@ -438,7 +487,8 @@ class Registry:
     def provided_service(self, member_id: MemberId | str, service_id: str) -> ProvidedService:
         """Where and how the hub reaches ``service_id`` at ``member_id``, or ``registry.service.unknown``."""
         mid = _member_id(member_id)
-        for provided in self._repository.provided_services(mid):
+        listed = self._cache.get(("provided", str(mid)), lambda: self._repository.provided_services(mid))
+        for provided in listed or ():
             if provided.service == service_id:
                 return provided
         raise ServiceUnknown(f"{mid} does not provide {service_id!r}", member=str(mid), service=service_id)
@@ -484,12 +534,14 @@ class Registry:
             uses=tuple(PurposeUse(info, items) for info, items in sorted(resolved.items())),
             registered_at=self._clock.now(),
         )
-        if not self._repository.add_purpose(purpose):
+        written = self._repository.add_purpose(purpose)
+        self._cache.clear()
+        if not written:
             raise PurposeExists(f"purpose {purpose_id!r} is already registered", purpose=purpose_id)
         return purpose
 
     def purpose(self, purpose_id: str) -> Purpose:
-        found = self._repository.purpose(purpose_id)
+        found = self._cache.get(("purpose", purpose_id), lambda: self._repository.purpose(purpose_id))
         if found is None:
             raise PurposeUnknown(
                 f"事務 {purpose_id!r} は登録されていません (not registered)", purpose=purpose_id

@@ -8,6 +8,7 @@ Four tables: ``commons_alert`` (each received revision, raw CAP XML included), `
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     case,
     func,
     select,
@@ -436,31 +438,38 @@ class SqlDeliveryRepository:
     def record_outcomes(self, outcomes: Sequence[DeliveryOutcome]) -> None:
         if not outcomes:
             return
+        # One executemany per shape of outcome (which columns it sets), not one statement per outcome.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for outcome in outcomes:
+            at = to_utc("attempted_at", outcome.attempted_at)
+            values: dict[str, Any] = {
+                "state": outcome.state.value,
+                "last_attempt_at": at,
+                "last_status": outcome.status,
+                "last_error": None if outcome.error is None else outcome.error[:2000],
+            }
+            if outcome.state is DeliveryState.PENDING:
+                if outcome.next_attempt_at is None:
+                    raise StorageError("a pending outcome needs its next_attempt_at")
+                values["next_attempt_at"] = to_utc("next_attempt_at", outcome.next_attempt_at)
+            if outcome.state in (DeliveryState.DELIVERED, DeliveryState.ACKNOWLEDGED):
+                values["delivered_at"] = at
+            if outcome.state is DeliveryState.ACKNOWLEDGED:
+                values["acknowledged_at"] = at
+                values["receipt"] = _long("receipt", outcome.receipt)
+            groups[tuple(values)].append(
+                {"b_id": outcome.delivery_id, **{f"b_{k}": v for k, v in values.items()}}
+            )
+        table = commons_delivery
         with self._source(True) as connection:
-            for outcome in outcomes:
-                at = to_utc("attempted_at", outcome.attempted_at)
-                values: dict[str, Any] = {
-                    "state": outcome.state.value,
-                    "attempts": commons_delivery.c.attempts + 1,
-                    "last_attempt_at": at,
-                    "last_status": outcome.status,
-                    "last_error": None if outcome.error is None else outcome.error[:2000],
-                }
-                if outcome.state is DeliveryState.PENDING:
-                    if outcome.next_attempt_at is None:
-                        raise StorageError("a pending outcome needs its next_attempt_at")
-                    values["next_attempt_at"] = to_utc("next_attempt_at", outcome.next_attempt_at)
-                if outcome.state in (DeliveryState.DELIVERED, DeliveryState.ACKNOWLEDGED):
-                    values["delivered_at"] = at
-                if outcome.state is DeliveryState.ACKNOWLEDGED:
-                    values["acknowledged_at"] = at
-                    values["receipt"] = _long("receipt", outcome.receipt)
-                connection.execute(
-                    update(commons_delivery)
-                    .where(commons_delivery.c.id == outcome.delivery_id)
-                    .where(commons_delivery.c.state == DeliveryState.PENDING.value)
-                    .values(values)
+            for columns, rows in groups.items():
+                statement = (
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .where(table.c.state == DeliveryState.PENDING.value)
+                    .values(attempts=table.c.attempts + 1, **{c: bindparam(f"b_{c}") for c in columns})
                 )
+                connection.execute(statement, rows)
 
     def acknowledge(self, delivery_id: str, at: datetime, receipt: str | None) -> DeliveryRecord | None:
         at = to_utc("at", at)
