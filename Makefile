@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-run: $(STAMP) ## プラットフォームを起動 (start on http://127.0.0.1:8080 with SQLite under var/)
+run: $(STAMP) ## デモ自治体を登録して起動 (seed the demo municipality, then serve on http://127.0.0.1:8080)
+	$(BIN)/renkei demo seed
 	$(BIN)/renkei serve
 
 test: check pytest ## 全テスト: ruff, mypy --strict, pytest on SQLite and PostgreSQL

@@ -22,6 +22,8 @@ from renkei.audit.heads import Ed25519HeadSigner, key_location
 from renkei.audit.publisher import publish_heads
 from renkei.audit.service import AuditLog
 from renkei.commons.service import CommonsService
+from renkei.demo.members import EventInbox, MemberSystems, build_member_app
+from renkei.demo.seed import MEMBERS_PATH, demo_directory, load_manifest
 from renkei.exchange.service import ExchangeHub
 from renkei.exchange.signing import HUB_KEY_NAME, HubSigner
 from renkei.exchange.transport import HttpTransport
@@ -135,4 +137,10 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
         browser.router,
     ):
         app.include_router(router)
+    # The demo municipality's simulated member systems, when `renkei demo seed` has enrolled one.
+    manifest = load_manifest(settings.data_dir)
+    if manifest is not None:
+        systems = MemberSystems(wired.spec, wired.linkage, manifest.generate())
+        inbox = EventInbox(demo_directory(settings.data_dir) / "events")
+        app.mount(MEMBERS_PATH, build_member_app(systems, inbox))
     return app

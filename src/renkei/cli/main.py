@@ -14,6 +14,7 @@ from rich.table import Table
 
 from renkei.cli.audit import app as audit_app
 from renkei.cli.commons import commons_app
+from renkei.cli.demo import demo_app
 from renkei.cli.identity import identity_app
 from renkei.cli.registry import app as registry_app
 from renkei.errors import RenkeiError
@@ -31,6 +32,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(identity_app, name="identity")
 app.add_typer(audit_app, name="audit")
 app.add_typer(commons_app, name="commons")
+app.add_typer(demo_app, name="demo")
 
 
 class Format(StrEnum):
