@@ -76,6 +76,16 @@ def test_appends_are_idempotent_by_record_id(tmp_path: Path) -> None:
         assert log.latest_head().tree_size == 3
 
 
+def test_a_record_repeated_in_a_batch_of_new_records_is_logged_once(tmp_path: Path) -> None:
+    with sqlite_log(tmp_path / "a.db") as log:
+        receipts = log.append_many([access_record(0), access_record(1), access_record(0)])
+        assert [r.index for r in receipts] == [0, 1, 0]
+        assert receipts[0] == receipts[2]
+        assert log.append_many([access_record(1), access_record(0)]) == [receipts[1], receipts[0]]
+        log.publish_head()
+        assert log.latest_head().tree_size == 2
+
+
 def test_a_personal_number_is_never_accepted_as_subject() -> None:
     with pytest.raises(RecordInvalid) as raised:
         access_record(0, subject="123456789018")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,6 +30,7 @@ from renkei.japanese import (
     validate_individual_number,
     validate_local_government_code,
 )
+from renkei.japanese.checkdigit import individual_number_check_digits
 
 
 def digits(length: int) -> st.SearchStrategy[str]:
@@ -118,6 +120,69 @@ def test_individual_wrong_check_digit_is_refused(base: str, data: st.DataObject)
 def test_individual_check_digit_needs_eleven_digits(base: str) -> None:
     with pytest.raises(MalformedNumber):
         individual_number_check_digit(base)
+
+
+# --- 個人番号, many at once ---
+
+
+@given(st.lists(digits(11), max_size=50))
+def test_batch_individual_check_digits_agree_with_the_scalar_function_and_stdnum(bases: list[str]) -> None:
+    expected = [individual_number_check_digit(base) for base in bases]
+    assert expected == [in_.calc_check_digit(base) for base in bases]
+    from_text = individual_number_check_digits(bases)
+    from_values = individual_number_check_digits(np.array([int(b) for b in bases], dtype=np.int64))
+    assert from_text.dtype == from_values.dtype == np.uint8
+    assert [str(d) for d in from_text] == [str(d) for d in from_values] == expected
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**11 - 1), min_size=1, max_size=50))
+def test_batch_individual_check_digits_of_unsigned_values(values: list[int]) -> None:
+    result = individual_number_check_digits(np.array(values, dtype=np.uint64))
+    assert [str(d) for d in result] == [individual_number_check_digit(f"{v:011d}") for v in values]
+
+
+def test_batch_individual_check_digits_edges() -> None:
+    assert individual_number_check_digits([]).shape == (0,)
+    assert individual_number_check_digits(np.array([], dtype=np.int64)).shape == (0,)
+    assert list(individual_number_check_digits(["12345678901", "00000000000", "99999999999"])) == [8, 0, 6]
+    every_remainder = np.arange(0, 10**11, 10**11 // 1_000 + 7, dtype=np.int64)
+    expected = [int(individual_number_check_digit(f"{v:011d}")) for v in every_remainder]
+    assert individual_number_check_digits(every_remainder).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("1234567890", "length"),
+        ("123456789012", "length"),
+        ("1234567890a", "non_digit"),
+        ("１２３４５６７８９０１", "full_width_digits"),
+        ("1234567890/", "non_digit"),
+    ],
+)
+def test_batch_individual_check_digits_refuse_bad_text_as_the_scalar_one_does(bad: str, reason: str) -> None:
+    with pytest.raises(MalformedNumber) as scalar:
+        individual_number_check_digit(bad)
+    with pytest.raises(MalformedNumber) as batch:
+        individual_number_check_digits(["12345678901", bad, "12345678901"])
+    assert batch.value.detail["reason"] == scalar.value.detail["reason"] == reason
+    assert batch.value.message == scalar.value.message
+
+
+@pytest.mark.parametrize("value", [-1, 10**11])
+def test_batch_individual_check_digits_refuse_values_out_of_range(value: int) -> None:
+    with pytest.raises(MalformedNumber) as caught:
+        individual_number_check_digits(np.array([0, value], dtype=np.int64))
+    assert caught.value.detail["reason"] == "range"
+    assert caught.value.detail["position"] == 1
+    assert str(value) not in caught.value.message
+
+
+def test_batch_individual_check_digits_need_a_flat_integer_array() -> None:
+    with pytest.raises(TypeError):
+        individual_number_check_digits(np.zeros((2, 11), dtype=np.int64))
+    with pytest.raises(TypeError):
+        individual_number_check_digits(np.array([1.0, 2.0]))
 
 
 # --- 法人番号 ---

@@ -12,7 +12,9 @@ moved to another position fail its own leaf hash, so ``verify`` names the exact 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from renkei.audit.errors import AuditError
@@ -25,6 +27,8 @@ _TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 def format_time(at: datetime) -> str:
     """``at`` in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (fixed width, so it sorts as it reads)."""
     # isoformat is several times faster than strftime, and appends run this three times per record.
+    if at.tzinfo is UTC:  # every AccessRecord time (the model converts them), without asking the offset
+        return at.isoformat(timespec="microseconds")[:26] + "Z"
     offset = at.utcoffset()
     if offset is None:
         raise ValueError(f"naive datetime {at.isoformat()}")
@@ -62,11 +66,68 @@ def record_object(record: AccessRecord) -> dict[str, Any]:
     }
 
 
-def encode_body(record: AccessRecord, recorded_at: datetime) -> str:
-    """The stored body of ``record``, logged at ``recorded_at``."""
+def reference_body(record: AccessRecord, recorded_at: datetime) -> str:
+    """The stored body straight from the definition (:func:`canonical_json` of the body object).
+
+    :func:`encode_body` writes the same text faster; the tests hold the two byte-identical.
+    """
     return canonical_json(
         {"record": record_object(record), "recorded_at": format_time(recorded_at), "v": FORMAT_VERSION}
     )
+
+
+def encode_body(record: AccessRecord, recorded_at: datetime) -> str:
+    """The stored body of ``record``, logged at ``recorded_at``."""
+    return encode_bodies([record], recorded_at)[0]
+
+
+# ``encode_basestring`` is the (C) string encoder ``json.dumps(..., ensure_ascii=False)`` itself uses, so
+# the text below is the canonical JSON of the body object, written out with its keys already in code-point
+# order: information, items, message_id, outcome, provided_at, provider, purpose, record_id, request_hash,
+# requested_at, requester, side, subject, withheld (and member < organisation, id < name, record <
+# recorded_at < v). ``tests/audit/test_leaf.py`` checks it against :func:`reference_body`.
+_quote = encode_basestring
+
+
+def _party_json(party: Party) -> str:
+    return f'{{"member":{_quote(party.member)},"organisation":{_quote(party.organisation)}}}'
+
+
+def _items_json(items: Sequence[InformationItem]) -> str:
+    return "[" + ",".join(f'{{"id":{_quote(i.id)},"name":{_quote(i.name)}}}' for i in items) + "]"
+
+
+def encode_bodies(records: Sequence[AccessRecord], recorded_at: datetime) -> list[str]:
+    """The stored bodies of ``records``, all logged at ``recorded_at`` (one append's batch).
+
+    Byte-identical to :func:`reference_body` of each record, several times faster: the keys are written
+    in their sorted order, ``recorded_at`` is formatted once, and the parties and item lists that records
+    of a batch share (the same objects) are serialised once.
+    """
+    tail = f',"recorded_at":"{format_time(recorded_at)}","v":{FORMAT_VERSION:d}}}'
+    shared: dict[int, str] = {}  # id() of a party or items tuple -> its JSON; the records keep them alive
+    bodies: list[str] = []
+    for r in records:
+        requester = shared.get(id(r.requester))
+        if requester is None:
+            requester = shared[id(r.requester)] = _party_json(r.requester)
+        provider = shared.get(id(r.provider))
+        if provider is None:
+            provider = shared[id(r.provider)] = _party_json(r.provider)
+        items = shared.get(id(r.items))
+        if items is None:
+            items = shared[id(r.items)] = _items_json(r.items)
+        provided_at = "null" if r.provided_at is None else f'"{format_time(r.provided_at)}"'
+        bodies.append(
+            f'{{"record":{{"information":{_quote(r.information)},"items":{items}'
+            f',"message_id":{_quote(r.message_id)},"outcome":{_quote(r.outcome)}'
+            f',"provided_at":{provided_at},"provider":{provider},"purpose":{_quote(r.purpose)}'
+            f',"record_id":{_quote(r.record_id)},"request_hash":{_quote(r.request_hash)}'
+            f',"requested_at":"{format_time(r.requested_at)}","requester":{requester}'
+            f',"side":{_quote(r.side)},"subject":{_quote(r.subject)}'
+            f',"withheld":{"true" if r.withheld else "false"}}}{tail}'
+        )
+    return bodies
 
 
 def leaf_bytes(index: int, body: str | bytes) -> bytes:

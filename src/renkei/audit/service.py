@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,7 +17,7 @@ from renkei.audit.errors import (
     RecordNotFound,
 )
 from renkei.audit.heads import HeadSigner, head_message, key_id_of
-from renkei.audit.leaf import canonical_json, decode_body, encode_body, leaf_bytes, record_object
+from renkei.audit.leaf import canonical_json, decode_body, encode_bodies, leaf_bytes, record_object
 from renkei.audit.models import (
     AccessRecord,
     ConsistencyProof,
@@ -59,52 +60,30 @@ class AuditLog:
         ids = [r.record_id for r in records]
         with self._store.writing() as tx:
             existing = tx.entries(ids)
-            receipts: list[RecordReceipt | None] = []
-            fresh: list[AccessRecord] = []
-            seen: dict[str, AccessRecord] = {}
-            for record in records:
-                stored = existing.get(record.record_id)
-                earlier = seen.get(record.record_id)
-                if stored is not None:
-                    _check_same(record, stored)
-                    receipts.append(_receipt(stored))
-                elif earlier is not None:
-                    if earlier != record:
-                        raise RecordConflict(
-                            f"record {record.record_id} appears twice in one batch with different content",
-                            record_id=record.record_id,
-                        )
-                    receipts.append(None)
-                else:
-                    seen[record.record_id] = record
-                    fresh.append(record)
-                    receipts.append(None)
+            known: dict[str, RecordReceipt] = {}
+            if not existing and len(set(ids)) == len(ids):
+                fresh = records  # the usual case: every record is new, none repeats
+            else:
+                fresh, known = _sort_out(records, existing)
             size = tx.size()
             at = self._clock.now()
             entries: list[NewEntry] = []
-            for offset, record in enumerate(fresh):
-                body = encode_body(record, at)
-                index = size + offset
-                entries.append(
-                    NewEntry(
-                        index=index,
-                        record_id=record.record_id,
-                        subject=record.subject,
-                        withheld=record.withheld,
-                        recorded_at=at,
-                        body=body,
-                        leaf_hash=merkle.hash_leaf(leaf_bytes(index, body)),
-                    )
-                )
+            sha256 = hashlib.sha256
+            # The leaf is ``{"index":N,`` + the body without its "{" (leaf.leaf_bytes); hashed as
+            # merkle.hash_leaf does, without building the leaf bytes a second time.
+            for index, (r, body) in enumerate(zip(fresh, encode_bodies(fresh, at), strict=True), size):
+                digest = sha256(b'\x00{"index":%d,' % index)
+                digest.update(body.encode("utf-8")[1:])
+                entries.append(NewEntry(index, r.record_id, r.subject, r.withheld, at, body, digest.digest()))
             if entries:
                 edge = tx.nodes(merkle.frontier(size))
                 nodes = merkle.extend(size, edge, [e.leaf_hash for e in entries])
                 tx.add_entries(entries, nodes)
-        made = {e.record_id: RecordReceipt(e.record_id, e.index, e.leaf_hash, e.recorded_at) for e in entries}
-        return [
-            r if r is not None else made[record.record_id]
-            for r, record in zip(receipts, records, strict=True)
-        ]
+        made = [RecordReceipt(e.record_id, e.index, e.leaf_hash, e.recorded_at) for e in entries]
+        if fresh is records:
+            return made
+        known.update((receipt.record_id, receipt) for receipt in made)
+        return [known[record_id] for record_id in ids]
 
     # --- heads ------------------------------------------------------------------------------------
 
@@ -234,6 +213,35 @@ def _receipt(entry: StoredEntry) -> RecordReceipt:
 def _logged(entry: StoredEntry) -> LoggedRecord:
     record = None if entry.body is None else decode_body(entry.body)[0]
     return LoggedRecord(entry.index, entry.record_id, entry.leaf_hash, entry.recorded_at, record)
+
+
+def _sort_out(
+    records: list[AccessRecord], existing: dict[str, StoredEntry]
+) -> tuple[list[AccessRecord], dict[str, RecordReceipt]]:
+    """The records to log (first occurrences of new ids) and the receipts of those already logged.
+
+    Raises :class:`RecordConflict` for a logged id with other content, or an id twice with different
+    content in the batch.
+    """
+    fresh: list[AccessRecord] = []
+    known: dict[str, RecordReceipt] = {}
+    seen: dict[str, AccessRecord] = {}
+    for record in records:
+        stored = existing.get(record.record_id)
+        earlier = seen.get(record.record_id)
+        if stored is not None:
+            _check_same(record, stored)
+            known[record.record_id] = _receipt(stored)
+        elif earlier is not None:
+            if earlier != record:
+                raise RecordConflict(
+                    f"record {record.record_id} appears twice in one batch with different content",
+                    record_id=record.record_id,
+                )
+        else:
+            seen[record.record_id] = record
+            fresh.append(record)
+    return fresh, known
 
 
 def _check_same(record: AccessRecord, stored: StoredEntry) -> None:

@@ -23,7 +23,7 @@ from renkei.identity.keys import AES_KEY_SIZE, CORPORATE_FF1_KEY, FF1_KEY
 from renkei.identity.ports import IdentityRepository, KeyStore
 from renkei.japanese.checkdigit import (
     corporate_number_check_digit,
-    individual_number_check_digit,
+    individual_number_check_digits,
     validate_corporate_number,
     validate_individual_number,
 )
@@ -45,14 +45,24 @@ CORPORATE = "法人番号"
 
 
 def _digit_strings(values: U64, width: int) -> list[str]:
-    """``values`` as zero-padded decimal strings, formatted in NumPy rather than one f-string at a time."""
-    matrix = np.empty((values.size, width), dtype=np.uint8)
-    rest = values.copy()
-    for column in range(width - 1, -1, -1):
-        matrix[:, column] = (rest % np.uint64(10)).astype(np.uint8) + ord("0")
-        rest //= np.uint64(10)
-    text = matrix.tobytes().decode("ascii")
-    return [text[i : i + width] for i in range(0, len(text), width)]
+    """``values`` as zero-padded decimal strings, formatted in NumPy rather than one f-string at a time.
+
+    The digits are peeled off six at a time (one ``uint64`` division per six digits, the rest in the
+    faster ``uint32``) into a byte matrix with a space after each number; one ``split`` of the decoded text
+    then makes all the strings in C.
+    """
+    matrix = np.empty((values.size, width + 1), dtype=np.uint8)
+    matrix[:, width] = ord(" ")
+    rest, column = values, width
+    ten = np.uint32(10)
+    while column > 0:
+        rest, limb = np.divmod(rest, np.uint64(1_000_000))
+        low = limb.astype(np.uint32)
+        for digit in range(column - 1, max(column - 6, 0) - 1, -1):
+            matrix[:, digit] = low % ten + ord("0")
+            low //= ten
+        column -= 6
+    return matrix.tobytes().decode("ascii").split()
 
 
 class NumberCodec:
@@ -65,11 +75,10 @@ class NumberCodec:
     def individual_numbers(self, start: int, count: int) -> list[str]:
         """The 個人番号 of sequence values ``start`` … ``start + count - 1``, in that order."""
         sequence = np.arange(start, start + count, dtype=np.uint64)
-        bases = _digit_strings(
-            self._individual.encrypt_decimal_batch(sequence, INDIVIDUAL_BASE_DIGITS, INDIVIDUAL_TWEAK),
-            INDIVIDUAL_BASE_DIGITS,
-        )
-        return [base + individual_number_check_digit(base) for base in bases]
+        bases = self._individual.encrypt_decimal_batch(sequence, INDIVIDUAL_BASE_DIGITS, INDIVIDUAL_TWEAK)
+        # base ‖ check digit, as the 12-digit value base × 10 + c, formatted in one pass
+        checks = individual_number_check_digits(bases).astype(np.uint64)
+        return _digit_strings(bases * np.uint64(10) + checks, INDIVIDUAL_BASE_DIGITS + 1)
 
     def individual_number(self, sequence: int) -> str:
         """The 個人番号 of one sequence value."""

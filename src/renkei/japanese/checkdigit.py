@@ -13,7 +13,14 @@ must not reach logs through an error.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from renkei.japanese.errors import CheckDigitMismatch, MalformedNumber
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 _ASCII_DIGITS = frozenset("0123456789")
 _FULLWIDTH_DIGITS = frozenset(chr(c) for c in range(0xFF10, 0xFF1A))
@@ -89,6 +96,80 @@ def individual_number_check_digit(base11: str) -> str:
         total += int(char) * weight
     remainder = total % 11
     return "0" if remainder <= 1 else str(11 - remainder)
+
+
+# Weights Qn of the base digits read from the left (P11 … P1): 6,5,4,3,2 then 7,6,5,4,3,2.
+_INDIVIDUAL_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_INDIVIDUAL_BASE_LIMIT = 10**11
+
+
+def individual_number_check_digits(
+    bases: npt.NDArray[np.integer[Any]] | Sequence[str],
+) -> npt.NDArray[np.uint8]:
+    """The check digits of many 個人番号 bases at once, as a ``uint8`` array of values 0–9, in order.
+
+    ``bases`` is either a one-dimensional NumPy integer array of base values 0 … 10^11 − 1 (the 11 digits
+    read as a number, leading zeros implied) or a sequence of 11-digit strings. Each result equals
+    ``int(individual_number_check_digit(base))`` (番号法施行令 第8条), computed in NumPy without one Python
+    call per number (bulk issuance: a million numbers in a few hundredths of a second).
+
+    Raises :class:`MalformedNumber` exactly as :func:`individual_number_check_digit` does for the first
+    string that is not 11 ASCII digits, and with reason ``range`` (naming the array position, never the
+    value) for an integer outside 0 … 10^11 − 1; ``TypeError`` for an array that is not of integers.
+    """
+    # NumPy is imported here, not with the module: renkei.japanese is imported everywhere, this rarely.
+    import numpy as np
+
+    if isinstance(bases, np.ndarray):
+        return _individual_check_digits_of_values(bases)
+    count = len(bases)
+    text = "".join(bases)
+    if len(text) != 11 * count or not text.isascii() or (count and set(map(len, bases)) != {11}):
+        for base in bases:  # the first offender raises the scalar function's error
+            _require_digits(base, length=11, what=_INDIVIDUAL)
+    digits = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(count, 11) - np.uint8(ord("0"))
+    not_digit = (digits > 9).any(axis=1)  # below "0" wraps round to > 9 in uint8
+    if not_digit.any():
+        _require_digits(bases[int(not_digit.argmax())], length=11, what=_INDIVIDUAL)
+    totals = digits @ np.array(_INDIVIDUAL_WEIGHTS, dtype=np.uint16)  # at most 9 × 47: fits uint16
+    return _individual_check_digits_of_totals(totals)
+
+
+def _individual_check_digits_of_values(values: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    import numpy as np
+
+    if values.ndim != 1 or values.dtype.kind not in "iu":
+        raise TypeError(f"bases must be a one-dimensional integer array, not {values.ndim}-d {values.dtype}")
+    out_of_range = (values < 0) | (values >= _INDIVIDUAL_BASE_LIMIT)
+    if out_of_range.any():
+        position = int(out_of_range.argmax())
+        raise MalformedNumber(
+            f"{_INDIVIDUAL}: base values must be 0 to 10^11 - 1; the one at position {position} is not",
+            reason="range",
+            kind=_INDIVIDUAL,
+            position=position,
+        )
+    # Split into the low 6 digits (P1 … P6, weights 2 … 7) and the high 5 (P7 … P11, weights 2 … 6), so
+    # that all the digit arithmetic runs on uint32, about four times faster than on 64-bit integers.
+    high, low = np.divmod(values.astype(np.uint64), np.uint64(1_000_000))
+    low32, high32 = low.astype(np.uint32), high.astype(np.uint32)
+    ten = np.uint32(10)
+    totals = np.zeros(values.shape, dtype=np.uint32)
+    for half, weights in ((low32, range(2, 8)), (high32, range(2, 7))):
+        for weight in weights:
+            totals += (half % ten) * np.uint32(weight)
+            half //= ten
+    return _individual_check_digits_of_totals(totals)
+
+
+def _individual_check_digits_of_totals(totals: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    import numpy as np
+
+    remainder = (totals % 11).astype(np.uint8)
+    result: npt.NDArray[np.uint8] = np.where(remainder <= 1, np.uint8(0), np.uint8(11) - remainder).astype(
+        np.uint8
+    )
+    return result
 
 
 def validate_individual_number(number: str) -> str:

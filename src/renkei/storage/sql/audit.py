@@ -161,8 +161,16 @@ class SqlAuditTransaction:
         return None if row is None else _entry(row)
 
     def entries(self, record_ids: Sequence[str]) -> dict[str, StoredEntry]:
-        found: dict[str, StoredEntry] = {}
+        # Every append asks this for its whole batch, and almost always none is logged yet: a plain-SQL
+        # probe of the unique index (no statement compiled per batch size) finds which ids exist, and only
+        # those are read in full.
+        mark = "?" if self._c.dialect.name == "sqlite" else "%s"
+        present: list[str] = []
         for chunk in _chunks(sorted(set(record_ids))):
+            sql = f"SELECT record_id FROM audit_record WHERE record_id IN ({','.join([mark] * len(chunk))})"
+            present.extend(row[0] for row in self._c.exec_driver_sql(sql, tuple(chunk)))
+        found: dict[str, StoredEntry] = {}
+        for chunk in _chunks(present):
             query = select(*_ENTRY_COLUMNS).where(audit_record.c.record_id.in_(chunk))
             for row in self._c.execute(query):
                 found[row.record_id] = _entry(row)
@@ -184,16 +192,13 @@ class SqlAuditTransaction:
         sqlite = self._c.dialect.name == "sqlite"
         mark = "?" if sqlite else "%s"
         if entries:
+            # An append's records share one ``recorded_at``: convert each distinct instant once.
+            times: dict[datetime, datetime | str] = {}
+            for e in entries:
+                if e.recorded_at not in times:
+                    times[e.recorded_at] = _db_time(e.recorded_at, sqlite)
             rows = [
-                (
-                    e.index,
-                    e.record_id,
-                    e.subject,
-                    e.withheld,
-                    _db_time(e.recorded_at, sqlite),
-                    e.body,
-                    e.leaf_hash,
-                )
+                (e.index, e.record_id, e.subject, e.withheld, times[e.recorded_at], e.body, e.leaf_hash)
                 for e in entries
             ]
             self._c.exec_driver_sql(_INSERT_RECORD.format(*[mark] * 7), rows)
