@@ -219,10 +219,9 @@ class WebhookClient:
         request = self._request(target, body, headers)
         reused = self._checkout(target)
         if reused is not None:
-            try:
+            # A receiver may drop an idle kept-alive connection: then once more on a new one.
+            with contextlib.suppress(_ClosedBeforeAnswerError):
                 return await self._exchange(target, reused, request)
-            except _ClosedBeforeAnswerError:
-                pass  # the receiver dropped this idle connection: once more on a new one
         try:
             return await self._exchange(target, await self._connect(target), request)
         except _ClosedBeforeAnswerError as error:
