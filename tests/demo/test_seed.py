@@ -54,7 +54,8 @@ def test_seeding_enrols_everything(
         "JP/LG/131024": "中央区",
     }
     income = registry.provided_service("JP/LG/131016/u06", "income-certificate")
-    assert income.endpoint == f"{BASE_URL}/demo/members/131016/u06/income-certificate"
+    # The hub appends the service id to the member's endpoint (docs/exchange.md).
+    assert income.endpoint == f"{BASE_URL}/demo/members/131016/u06"
     assert {p.service for p in registry.provided_services("JP/LG/131024/u17")} == {"medical-subsidy-inquiry"}
     assert "individual-resident-tax" in {
         u.information for u in registry.purpose("infant-medical-subsidy").uses

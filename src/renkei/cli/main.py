@@ -15,6 +15,7 @@ from rich.table import Table
 from renkei.cli.audit import app as audit_app
 from renkei.cli.commons import commons_app
 from renkei.cli.demo import demo_app
+from renkei.cli.exchange import exchange_app
 from renkei.cli.identity import identity_app
 from renkei.cli.registry import app as registry_app
 from renkei.errors import RenkeiError
@@ -33,6 +34,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(audit_app, name="audit")
 app.add_typer(commons_app, name="commons")
 app.add_typer(demo_app, name="demo")
+app.add_typer(exchange_app, name="exchange")
 
 
 class Format(StrEnum):

@@ -281,7 +281,7 @@ def _seed_registry(
             for kind, service in registry.providable_services(unit):
                 if kind.id != information or service.kind is not ServiceKind.QUERY:
                     continue
-                where = f"{endpoint}/{service.id}"
+                where = endpoint
                 if provided.get(service.id) != where:
                     registry.provide(member, service.id, endpoint=where)
                     report.services += 1
