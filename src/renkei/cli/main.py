@@ -83,7 +83,15 @@ def serve(
         f"renkei: http://{settings.host}:{settings.port}/spec  (database {settings.effective_database_url})",
         err=True,
     )
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
+    # uvicorn's own access log prints raw paths and query strings, which may carry personal data
+    # (a 宛名番号 in a GET query): it stays off.
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
 
 
 @spec_app.command("units")
