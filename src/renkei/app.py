@@ -15,6 +15,7 @@ from renkei.api import browser, health
 from renkei.api import commons as commons_api
 from renkei.api import directory as directory_api
 from renkei.api import exchange as exchange_api
+from renkei.api import soap as soap_api
 from renkei.api import spec as spec_api
 from renkei.api.deps import Platform
 from renkei.api.errors import install_error_handlers
@@ -131,6 +132,7 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
         directory_api.router,
         # After the directory: its listMethods / allowedMethods share the query route's shape.
         exchange_api.router,
+        soap_api.router,
         audit_api.router,
         commons_api.router,
         commons_api.pages,

@@ -1,7 +1,7 @@
 """The one place where errors become HTTP: ``application/problem+json`` (RFC 9457).
 
 Every :class:`~renkei.errors.RenkeiError` keeps its stable dotted code in the ``code`` member and in the
-``type`` URI, so integrators can switch on it. The SOAP Fault mapping will live beside this one.
+``type`` URI, so integrators can switch on it. :func:`soap_fault` is the SOAP 1.1 form of the same error.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from lxml import etree
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from renkei.errors import RenkeiError
+from renkei.spec.export.naming import SERVICE_NAMESPACE
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "urn:renkei:error:"
@@ -63,3 +65,33 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RenkeiError, _renkei_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
+
+
+def soap_fault(
+    status: int, code: str, title: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """A SOAP 1.1 Fault for a renkei error (the WSDL's ``renkeiFault``).
+
+    ``faultcode`` is ``soap:Client`` when ``status`` (the error's HTTP status) is below 500, else
+    ``soap:Server``; ``faultstring`` is the message; ``detail`` holds ``renkeiFault`` with the stable
+    ``code``, the ``title`` and the message. The HTTP status is 500, as SOAP 1.1 over HTTP (WS-I Basic
+    Profile R1126) requires for every fault.
+    """
+    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
+    fault = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
+    etree.SubElement(fault, "faultcode").text = "soap:Client" if status < 500 else "soap:Server"
+    etree.SubElement(fault, "faultstring").text = message
+    ns = SERVICE_NAMESPACE
+    renkei = etree.SubElement(
+        etree.SubElement(fault, "detail"),
+        f"{{{ns}}}renkeiFault",
+        nsmap={None: ns},  # type: ignore[dict-item]
+    )
+    for name, text in (("code", code), ("title", title), ("detail", message)):
+        etree.SubElement(renkei, f"{{{ns}}}{name}").text = text
+    body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    return Response(body, status_code=500, media_type=SOAP_CONTENT_TYPE, headers=headers)

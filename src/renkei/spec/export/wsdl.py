@@ -66,7 +66,8 @@ def build_service_xsd_element(spec: Spec) -> etree._Element:
             request.append(xsd_element(spec, spec.request_item(kind, r), required=r not in service.optional))
         response = _wrapper(schema, op + "Response", f"{service.name} 応答 ({service.name_en}: response)")
         for r in service.response:
-            response.append(xsd_element(spec, kind.item(r)))
+            # Optional in answers: the hub leaves out the items the caller's purpose may not use.
+            response.append(xsd_element(spec, kind.item(r), required=False))
     fault = _wrapper(schema, FAULT, "エラー (a renkei error: its stable code, title and detail)")
     for name, required in (("code", True), ("title", True), ("detail", False)):
         element = etree.SubElement(fault, _xs("element"), name=name, type="xs:string")
