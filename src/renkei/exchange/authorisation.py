@@ -57,7 +57,15 @@ def authorise(
             rule="spec.service",
             service=service_id,
         )
-    verdict = decide(spec, kind.id, provider.unit, client.unit)
+    try:
+        verdict = decide(spec, kind.id, provider.unit, client.unit)
+    except RenkeiError:  # a subsystem code naming no unit of the standard (u99 …)
+        raise AccessDenied(
+            f"{provider} / {client}: 業務ユニットが標準仕様にありません (unit not in the standard)",
+            rule="spec.unit",
+            provider=str(provider),
+            client=str(client),
+        ) from None
     if verdict.rule is None:
         raise AccessDenied(
             verdict.explain(spec).splitlines()[0],
