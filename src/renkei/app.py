@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CollectorRegistry
 
 from renkei import __version__
 from renkei.api import audit as audit_api
@@ -19,6 +20,8 @@ from renkei.api import soap as soap_api
 from renkei.api import spec as spec_api
 from renkei.api.deps import Platform
 from renkei.api.errors import install_error_handlers
+from renkei.api.logging import AccessLogMiddleware, RequestIds
+from renkei.api.metrics import Gauges, Metrics, MetricsMiddleware, metrics_router
 from renkei.audit.heads import Ed25519HeadSigner, key_location
 from renkei.audit.publisher import publish_heads
 from renkei.audit.service import AuditLog
@@ -125,6 +128,22 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
     app.state.exchange = wired.exchange
     app.state.templates = browser.templates()
     install_error_handlers(app)
+    metrics = Metrics(
+        CollectorRegistry(),
+        gauges=Gauges(
+            deliveries=lambda: {
+                str(k): v for k, v in wired.commons.store.deliveries.count_by_state().items()
+            },
+            audit_tree_size=lambda: wired.audit.latest_head().tree_size,
+        ),
+        services={str(s.id) for _, s in wired.spec.services()},
+    )
+    request_ids = RequestIds()
+    app.state.metrics = metrics
+    app.state.request_ids = request_ids
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AccessLogMiddleware, request_ids=request_ids)
+    app.include_router(metrics_router(metrics))
     for router in (
         health.router,
         spec_api.router,

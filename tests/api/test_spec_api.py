@@ -67,3 +67,12 @@ def test_healthz_reports_database_and_spec(client: TestClient, spec: Spec) -> No
     assert body["checks"]["database"]["dialect"] == "sqlite"
     assert body["checks"]["spec"]["version"] == spec.version
     assert body["time"] == "2026-04-01T09:00:00+00:00"
+
+
+def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
+    client.get("/healthz")
+    client.get("/api/spec/information/resident-record")
+    text = client.get("/metrics").text
+    assert 'renkei_http_requests_total{method="GET",route="/healthz",status="2xx"} 1.0' in text
+    assert 'route="/api/spec/information/{information}"' in text
+    assert "resident-record" not in text  # ids never become labels

@@ -78,18 +78,22 @@ def serve(
     from renkei.app import build_app
 
     settings = Settings.from_env().with_overrides(host=host, port=port, data_dir=data_dir)
+    from renkei.api.logging import configure_logging
+
     application = build_app(settings)
+    configure_logging(settings.log_level, request_ids=application.state.request_ids)
     typer.echo(
         f"renkei: http://{settings.host}:{settings.port}/spec  (database {settings.effective_database_url})",
         err=True,
     )
     # uvicorn's own access log prints raw paths and query strings, which may carry personal data
-    # (a 宛名番号 in a GET query): it stays off.
+    # (a 宛名番号 in a GET query): it stays off, and its dictConfig would replace our JSON logging.
     uvicorn.run(
         application,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,
         access_log=False,
     )
 
