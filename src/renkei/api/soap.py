@@ -32,7 +32,6 @@ from lxml import etree
 
 from renkei.api.errors import SOAP_CONTENT_TYPE, SOAP_ENV, soap_fault
 from renkei.errors import RenkeiError
-from renkei.exchange.authorisation import Grant
 from renkei.exchange.errors import BadRequest, BodyTooLarge, HubFailed, ServiceNotFound
 from renkei.exchange.models import Exchanged, Incoming
 from renkei.exchange.service import ExchangeHub
@@ -51,36 +50,6 @@ _DROPPED = frozenset({"prefer", "content-type", "content-length", "soapaction"})
 
 
 @dataclass(frozen=True, slots=True)
-class _SoapIncoming(Incoming):
-    """An incoming SOAP call: ``body`` is the signed envelope, ``items`` its request items as JSON values."""
-
-    items: Mapping[str, Any] | None = None
-
-
-class _SoapHub(ExchangeHub):
-    """The hub's own flow, taking the request items from the envelope instead of a JSON body.
-
-    It is a view sharing the deployment hub's state (stores, caches, transport, pending tasks): only the
-    step that reads the request items differs, so authentication and authorisation are the hub's.
-    """
-
-    @classmethod
-    def view(cls, hub: ExchangeHub) -> _SoapHub:
-        view = cls.__new__(cls)
-        view.__dict__ = hub.__dict__
-        return view
-
-    @property
-    def spec(self) -> Spec:
-        return self._spec
-
-    def _request_data(self, incoming: Incoming, grant: Grant) -> dict[str, Any]:
-        if isinstance(incoming, _SoapIncoming) and incoming.items is not None:
-            return dict(incoming.items)
-        return super()._request_data(incoming, grant)
-
-
-@dataclass(frozen=True, slots=True)
 class _Operation:
     kind: InformationKind
     service: Service
@@ -88,14 +57,10 @@ class _Operation:
     response: tuple[DataItem, ...]
 
 
-def _hub(request: Request) -> _SoapHub:
+def _hub(request: Request) -> ExchangeHub:
     hub = request.app.state.exchange
     assert isinstance(hub, ExchangeHub)
-    view = getattr(request.app.state, "soap_hub", None)
-    if not isinstance(view, _SoapHub) or view.__dict__ is not hub.__dict__:
-        view = _SoapHub.view(hub)
-        request.app.state.soap_hub = view
-    return view
+    return hub
 
 
 def _operations(spec: Spec) -> dict[str, _Operation]:
@@ -231,7 +196,7 @@ async def call(request: Request) -> Response:
         path = _provider_path(headers, operation)
     except RenkeiError as error:
         return _fault(error)
-    incoming = _SoapIncoming(
+    incoming = Incoming(
         method="POST",
         target=request_target(request.scope["raw_path"], request.scope["query_string"]),
         path=path,

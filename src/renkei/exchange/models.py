@@ -25,7 +25,8 @@ class Incoming:
     """One request to ``/r1/{instance}/{class}/{member}/{subsystem}/{service}`` as the edge received it.
 
     ``headers`` have lower-case names; ``body`` is ``None`` when it exceeded the hub's limit (it was not
-    read); ``query`` holds the request items of a GET.
+    read); ``query`` holds the request items of a GET; ``items`` holds request items an edge has already
+    decoded from another protocol (a SOAP envelope) — the body then stays the signed evidence only.
     """
 
     method: str
@@ -34,6 +35,7 @@ class Incoming:
     headers: Mapping[str, str]
     body: bytes | None
     query: Mapping[str, str] = field(default_factory=dict)
+    items: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from renkei.registry.identifiers import MemberId
 from renkei.registry.service import Registry
 from renkei.spec.export.openapi import request_schema, response_schema
 from renkei.spec.export.typemap import json_schema, parse_text
+from renkei.spec.models import Spec
 from renkei.storage.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,11 @@ class ExchangeHub:
         self._keep = keep
         self._validators: dict[str, tuple[Draft202012Validator, Draft202012Validator]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def spec(self) -> Spec:
+        """The standard the hub enforces (edges build their protocol views from it)."""
+        return self._spec
 
     async def aclose(self) -> None:
         """Finish pending asynchronous queries, then close the transport."""
@@ -334,6 +340,8 @@ class ExchangeHub:
         return Reply(200, filtered)
 
     def _request_data(self, incoming: Incoming, grant: Grant) -> dict[str, Any]:
+        if incoming.items is not None:  # decoded by the edge from another protocol (SOAP)
+            return dict(incoming.items)
         if incoming.method == "GET":
             data: dict[str, Any] = {}
             for name, text in incoming.query.items():
