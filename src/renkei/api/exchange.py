@@ -22,13 +22,14 @@ router = APIRouter(tags=["exchange"])
 SERVICE_PATH = "/r1/{instance}/{member_class}/{member_code}/{subsystem}/{service}"
 
 
-def _hub(request: Request) -> ExchangeHub:
+def exchange_hub(request: Request) -> ExchangeHub:
+    """The deployment's hub, for every edge that speaks to it (REST here, SOAP in ``api/soap.py``)."""
     hub = request.app.state.exchange
     assert isinstance(hub, ExchangeHub)
     return hub
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
+async def read_body(request: Request, limit: int) -> bytes | None:
     """The body, or None when it exceeds ``limit`` (declared or streamed): reading stops there."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -75,8 +76,8 @@ def _render(done: Exchanged) -> Response:
 
 @router.get("/r1/results/{result_id}", summary="An asynchronous query's result (処理通番)")
 async def result(request: Request, result_id: str) -> Response:
-    hub = _hub(request)
-    incoming = _incoming(request, ("results", result_id), await _body(request, hub.max_body))
+    hub = exchange_hub(request)
+    incoming = _incoming(request, ("results", result_id), await read_body(request, hub.max_body))
     return _render(await hub.result(incoming, result_id))
 
 
@@ -84,7 +85,7 @@ async def result(request: Request, result_id: str) -> Response:
 async def query(
     request: Request, instance: str, member_class: str, member_code: str, subsystem: str, service: str
 ) -> Response:
-    hub = _hub(request)
-    body = await _body(request, hub.max_body)
+    hub = exchange_hub(request)
+    body = await read_body(request, hub.max_body)
     path = (instance, member_class, member_code, subsystem, service)
     return _render(await hub.query(_incoming(request, path, body)))

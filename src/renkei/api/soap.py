@@ -31,10 +31,10 @@ from fastapi.responses import Response
 from lxml import etree
 
 from renkei.api.errors import SOAP_CONTENT_TYPE, SOAP_ENV, soap_fault
+from renkei.api.exchange import exchange_hub, read_body
 from renkei.errors import RenkeiError
 from renkei.exchange.errors import BadRequest, BodyTooLarge, HubFailed, ServiceNotFound
 from renkei.exchange.models import Exchanged, Incoming
-from renkei.exchange.service import ExchangeHub
 from renkei.registry.auth import request_target
 from renkei.spec.errors import InstanceRefused
 from renkei.spec.export.naming import SERVICE_NAMESPACE, soap_action
@@ -57,12 +57,6 @@ class _Operation:
     response: tuple[DataItem, ...]
 
 
-def _hub(request: Request) -> ExchangeHub:
-    hub = request.app.state.exchange
-    assert isinstance(hub, ExchangeHub)
-    return hub
-
-
 def _operations(spec: Spec) -> dict[str, _Operation]:
     found: dict[str, _Operation] = {}
     for kind, service in spec.services():
@@ -76,30 +70,14 @@ def _operations(spec: Spec) -> dict[str, _Operation]:
     return found
 
 
-_CACHE: dict[int, tuple[Spec, dict[str, _Operation]]] = {}
-
-
-def _operations_of(spec: Spec) -> dict[str, _Operation]:
-    cached = _CACHE.get(id(spec))
+def _operations_of(request: Request, spec: Spec) -> dict[str, _Operation]:
+    """The hub's SOAP operations, built once per app (kept on ``app.state``, not in a module global)."""
+    cached = getattr(request.app.state, "soap_operations", None)
     if cached is None or cached[0] is not spec:
         cached = (spec, _operations(spec))
-        _CACHE[id(spec)] = cached
-    return cached[1]
-
-
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The body, or None when it exceeds ``limit`` (declared or streamed): reading stops there."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        request.app.state.soap_operations = cached
+    operations: dict[str, _Operation] = cached[1]
+    return operations
 
 
 def _fault(error: RenkeiError, headers: dict[str, str] | None = None) -> Response:
@@ -112,7 +90,9 @@ def _envelope(payload: etree._Element) -> bytes:
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
-def _call(spec: Spec, body: bytes, action: str | None) -> tuple[_Operation, dict[str, Any]]:
+def _call(
+    spec: Spec, operations: dict[str, _Operation], body: bytes, action: str | None
+) -> tuple[_Operation, dict[str, Any]]:
     """The operation and its request items from an envelope; raises a typed error."""
     try:
         root = parse_xml(body, max_bytes=len(body), max_depth=MAX_DEPTH)
@@ -128,7 +108,7 @@ def _call(spec: Spec, body: bytes, action: str | None) -> tuple[_Operation, dict
         raise BadRequest("the SOAP Body must hold exactly one operation element")
     payload = payloads[0]
     name = local_name(payload)
-    operation = _operations_of(spec).get(name)
+    operation = operations.get(name)
     if etree.QName(payload).namespace != SERVICE_NAMESPACE or operation is None:
         raise ServiceNotFound(f"{name[:64]!r} is not an operation of this hub ({SERVICE_NAMESPACE})")
     given = (action or "").strip().strip('"')
@@ -180,19 +160,21 @@ async def wsdl(request: Request) -> Response:
     if "wsdl" not in {k.lower() for k in request.query_params}:
         return _fault(BadRequest("GET /soap serves only the WSDL: GET /soap?wsdl"))
     location = str(request.url.replace(query=None, fragment=None))
-    text = build_wsdl(_hub(request).spec, location=location)
+    text = build_wsdl(exchange_hub(request).spec, location=location)
     return Response(text.encode("utf-8"), media_type=SOAP_CONTENT_TYPE)
 
 
 @router.post(SOAP_PATH, summary="Query a provider through the hub (SOAP 1.1 document/literal)")
 async def call(request: Request) -> Response:
-    hub = _hub(request)
-    body = await _body(request, hub.max_body)
+    hub = exchange_hub(request)
+    body = await read_body(request, hub.max_body)
     if body is None:
         return _fault(BodyTooLarge(f"the body exceeds {hub.max_body} bytes", limit=hub.max_body))
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in _DROPPED}
     try:
-        operation, items = _call(hub.spec, body, request.headers.get("soapaction"))
+        operation, items = _call(
+            hub.spec, _operations_of(request, hub.spec), body, request.headers.get("soapaction")
+        )
         path = _provider_path(headers, operation)
     except RenkeiError as error:
         return _fault(error)
