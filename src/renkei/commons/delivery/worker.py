@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Protocol
 
-from renkei.commons.delivery.http import WebhookClient, WebhookPoster, WebhookTransportError
 from renkei.commons.delivery.policy import RetryPolicy
 from renkei.commons.delivery.signal import ChangeSignal
 from renkei.commons.delivery.signing import (
@@ -43,6 +42,7 @@ from renkei.commons.ports import (
     SubscriberRecord,
     SubscriberRepository,
 )
+from renkei.net.http import HttpClient, HttpPoster, HttpTransportError
 from renkei.storage.ports import Clock
 
 RECEIPT_MAX = 4000
@@ -69,7 +69,7 @@ class DeliveryWorker:
     def __init__(
         self,
         store: DeliverySource,
-        client: WebhookPoster,
+        client: HttpPoster,
         clock: Clock,
         *,
         policy: RetryPolicy | None = None,
@@ -248,7 +248,7 @@ class DeliveryWorker:
             receipt = response.text.strip()[:RECEIPT_MAX] or None
         except TimeoutError:
             error = f"no answer within {self._policy.timeout_s:g} s"
-        except WebhookTransportError as exc:
+        except HttpTransportError as exc:
             error = str(exc)[:500] or type(exc).__name__
         at = self._clock.now()
         if error is None:
@@ -281,12 +281,12 @@ class DeliveryWorker:
                 self.wake()
 
 
-def delivery_client(policy: RetryPolicy | None = None, *, connections: int = 256) -> WebhookClient:
+def delivery_client(policy: RetryPolicy | None = None, *, connections: int = 256) -> HttpClient:
     """The HTTP client a worker pushes with (close it, e.g. ``async with``): the lean keep-alive client of
     :mod:`.http`, keeping up to ``connections`` idle connections per receiver origin. No redirects, no
     proxies. ``policy`` is accepted for symmetry: the worker applies its time limit to each attempt."""
     del policy
-    return WebhookClient(idle_per_origin=connections)
+    return HttpClient(idle_per_origin=connections, user_agent="renkei-commons/1")
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from renkei.commons.delivery.http import WebhookClient, WebhookTransportError
+from renkei.net.http import HttpClient, HttpTransportError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -73,7 +73,7 @@ def test_keep_alive_reuses_one_connection_and_reads_every_answer_form() -> None:
         writer.close()
 
     async def scenario() -> list[tuple[int, str]]:
-        async with Serving(handler) as serving, WebhookClient() as client:
+        async with Serving(handler) as serving, HttpClient() as client:
             base = serving.base
             out = []
             for n in range(4):
@@ -107,7 +107,7 @@ def test_a_dropped_idle_connection_is_retried_once_on_a_new_one_and_close_is_hon
         writer.close()
 
     async def scenario() -> list[int]:
-        async with Serving(handler) as serving, WebhookClient() as client:
+        async with Serving(handler) as serving, HttpClient() as client:
             base = serving.base
             first = await client.post(f"{base}/a", b"1", {})
             await asyncio.sleep(0.05)  # the server's close arrives meanwhile
@@ -127,16 +127,16 @@ def test_refused_connections_bad_answers_and_header_injection_are_transport_erro
         writer.close()
 
     async def scenario() -> None:
-        async with Serving(garbage) as serving, WebhookClient() as client:
+        async with Serving(garbage) as serving, HttpClient() as client:
             base = serving.base
-            with pytest.raises(WebhookTransportError, match="not an HTTP"):
+            with pytest.raises(HttpTransportError, match="not an HTTP"):
                 await client.post(f"{base}/x", b"", {})
-            with pytest.raises(WebhookTransportError, match="control characters"):
+            with pytest.raises(HttpTransportError, match="control characters"):
                 await client.post(f"{base}/x", b"", {"X-Evil": "a\r\nInjected: 1"})
-            with pytest.raises(WebhookTransportError, match="http"):
+            with pytest.raises(HttpTransportError, match="http"):
                 await client.post("ftp://127.0.0.1/x", b"", {})
-        async with WebhookClient() as refused:  # the server is gone now
-            with pytest.raises(WebhookTransportError, match="cannot connect"):
+        async with HttpClient() as refused:  # the server is gone now
+            with pytest.raises(HttpTransportError, match="cannot connect"):
                 await refused.post(f"{base}/gone", b"", {})
 
     asyncio.run(scenario())
@@ -156,7 +156,7 @@ def test_a_push_cancelled_by_its_time_limit_does_not_poison_the_pool() -> None:
             await writer.drain()
 
     async def scenario() -> str:
-        async with Serving(handler) as serving, WebhookClient() as client:
+        async with Serving(handler) as serving, HttpClient() as client:
             base = serving.base
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.1):

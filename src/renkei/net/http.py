@@ -1,4 +1,4 @@
-"""A lean asyncio HTTP/1.1 client for webhook pushes: ``POST`` only, keep-alive pools, nothing else.
+"""A lean asyncio HTTP/1.1 client for webhook pushes and forwarded queries: ``POST`` only, keep-alive pools.
 
 Why not httpx: on a 2-core machine httpx spends about 5 ms of CPU per POST (its pool re-scans every
 connection for each request), so one alert to 1,000 subscribers took seconds. This client writes the
@@ -29,17 +29,17 @@ from types import TracebackType
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
-USER_AGENT: Final = "renkei-commons/1"
+USER_AGENT: Final = "renkei/1"
 MAX_HEAD: Final = 64 * 1024
 _NO_BODY: Final = frozenset({204, 304})
 
 
-class WebhookTransportError(Exception):
+class HttpTransportError(Exception):
     """The push did not get an HTTP answer: refused, reset, closed early, or an unreadable answer."""
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookResponse:
+class HttpResponse:
     """An HTTP answer: status, headers (lower-cased names) and body (at most ``max_body`` bytes)."""
 
     status: int
@@ -64,10 +64,10 @@ class WebhookResponse:
             return self.body.decode("utf-8", "replace")
 
 
-class WebhookPoster(Protocol):
-    """What the delivery worker pushes with (:class:`WebhookClient`, or a fake in tests)."""
+class HttpPoster(Protocol):
+    """What the delivery worker pushes with (:class:`HttpClient`, or a fake in tests)."""
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookResponse: ...
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpResponse: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +87,12 @@ class _Target:
 def _target(url: str) -> _Target:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookTransportError(f"not an http(s) URL: {url!r}")
+        raise HttpTransportError(f"not an http(s) URL: {url!r}")
     default = 443 if parts.scheme == "https" else 80
     try:
         port = parts.port or default
     except ValueError as error:
-        raise WebhookTransportError(f"bad port in {url!r}") from error
+        raise HttpTransportError(f"bad port in {url!r}") from error
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.hostname
     shown = f"[{host}]" if ":" in host else host
@@ -102,16 +102,16 @@ def _target(url: str) -> _Target:
 
 def _ascii(value: str) -> bytes:
     if any(c in value for c in "\r\n\0 "):
-        raise WebhookTransportError(f"refusing a request line or header with control characters: {value!r}")
+        raise HttpTransportError(f"refusing a request line or header with control characters: {value!r}")
     try:
         return value.encode("ascii")
     except UnicodeEncodeError as error:
-        raise WebhookTransportError(f"not ASCII (percent-encode it): {value!r}") from error
+        raise HttpTransportError(f"not ASCII (percent-encode it): {value!r}") from error
 
 
 def _header_value(value: str) -> bytes:
     if "\r" in value or "\n" in value or "\0" in value:
-        raise WebhookTransportError(f"refusing a header value with control characters: {value!r}")
+        raise HttpTransportError(f"refusing a header value with control characters: {value!r}")
     return value.encode("latin-1", "strict")
 
 
@@ -130,7 +130,7 @@ class _Connection:
         self.writer.close()
 
 
-class WebhookClient:
+class HttpClient:
     """POSTs over pooled keep-alive HTTP/1.1 connections; use as ``async with`` (closes the pool)."""
 
     def __init__(
@@ -148,7 +148,7 @@ class WebhookClient:
         self._ssl_context = ssl_context
         self._closed = False
 
-    async def __aenter__(self) -> WebhookClient:
+    async def __aenter__(self) -> HttpClient:
         return self
 
     async def __aexit__(
@@ -181,7 +181,7 @@ class WebhookClient:
             else:
                 reader, writer = await asyncio.open_connection(target.host, target.port, limit=MAX_HEAD)
         except (OSError, ssl.SSLError) as error:
-            raise WebhookTransportError(f"cannot connect to {target.host}:{target.port}: {error}") from error
+            raise HttpTransportError(f"cannot connect to {target.host}:{target.port}: {error}") from error
         return _Connection(reader, writer)
 
     def _checkout(self, target: _Target) -> _Connection | None:
@@ -211,10 +211,10 @@ class WebhookClient:
             lines.append(_ascii(name) + b": " + _header_value(value))
         return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
-        """POST ``body`` to ``url``; raises :class:`WebhookTransportError` when no HTTP answer came."""
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
+        """POST ``body`` to ``url``; raises :class:`HttpTransportError` when no HTTP answer came."""
         if self._closed:
-            raise WebhookTransportError("the webhook client is closed")
+            raise HttpTransportError("the HTTP client is closed")
         target = _target(url)
         request = self._request(target, body, headers)
         reused = self._checkout(target)
@@ -225,9 +225,9 @@ class WebhookClient:
         try:
             return await self._exchange(target, await self._connect(target), request)
         except _ClosedBeforeAnswerError as error:
-            raise WebhookTransportError(str(error)) from None
+            raise HttpTransportError(str(error)) from None
 
-    async def _exchange(self, target: _Target, connection: _Connection, request: bytes) -> WebhookResponse:
+    async def _exchange(self, target: _Target, connection: _Connection, request: bytes) -> HttpResponse:
         keep = False
         try:
             try:
@@ -236,20 +236,20 @@ class WebhookClient:
                 head = await connection.reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError as error:
                 if error.partial:
-                    raise WebhookTransportError("the answer ended inside its header") from None
+                    raise HttpTransportError("the answer ended inside its header") from None
                 raise _ClosedBeforeAnswerError("the connection closed before any answer") from None
             except (ConnectionError, BrokenPipeError) as error:
                 raise _ClosedBeforeAnswerError(f"the connection failed before any answer: {error}") from None
             except asyncio.LimitOverrunError:
-                raise WebhookTransportError(f"answer header larger than {MAX_HEAD} bytes") from None
+                raise HttpTransportError(f"answer header larger than {MAX_HEAD} bytes") from None
             status, version, headers = _parse_head(head)
             body, complete = await self._body(connection.reader, status, headers)
             keep = complete and _keep_alive(version, headers)
-            return WebhookResponse(status, headers, body)
+            return HttpResponse(status, headers, body)
         except (OSError, ssl.SSLError) as error:
-            raise WebhookTransportError(f"{type(error).__name__}: {error}") from error
+            raise HttpTransportError(f"{type(error).__name__}: {error}") from error
         except asyncio.IncompleteReadError:
-            raise WebhookTransportError("the connection closed inside the answer body") from None
+            raise HttpTransportError("the connection closed inside the answer body") from None
         finally:
             if keep:
                 self._checkin(target, connection)
@@ -267,7 +267,7 @@ class WebhookClient:
         length_text = headers.get("content-length")
         if length_text is not None:
             if not length_text.isdigit():
-                raise WebhookTransportError(f"bad Content-Length {length_text!r}")
+                raise HttpTransportError(f"bad Content-Length {length_text!r}")
             length = int(length_text)
             if length > self._max_body:
                 return await reader.readexactly(self._max_body), False
@@ -288,7 +288,7 @@ class WebhookClient:
             try:
                 size = int(size_line.split(b";", 1)[0].strip(), 16)
             except ValueError:
-                raise WebhookTransportError(f"bad chunk size {size_line[:40]!r}") from None
+                raise HttpTransportError(f"bad chunk size {size_line[:40]!r}") from None
             if size == 0:
                 while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
                     pass
@@ -309,14 +309,14 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
     if not version.startswith("HTTP/1.") or not code.isdigit():
-        raise WebhookTransportError(f"not an HTTP/1.x answer: {lines[0][:80]!r}")
+        raise HttpTransportError(f"not an HTTP/1.x answer: {lines[0][:80]!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         if not line:
             continue
         name, colon, value = line.partition(":")
         if not colon:
-            raise WebhookTransportError(f"bad header line {line[:80]!r}")
+            raise HttpTransportError(f"bad header line {line[:80]!r}")
         key = name.strip().lower()
         value = value.strip()
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
