@@ -16,7 +16,7 @@ from renkei.api.directory import router
 from renkei.api.errors import install_error_handlers
 from renkei.registry.ca import CertificateAuthority
 from renkei.registry.directory import Directory
-from renkei.registry.keystore import MemoryKeyStore
+from renkei.registry.keystore import MemoryAuthorityStore
 from renkei.registry.memory import MemoryRegistryRepository
 from renkei.registry.service import Registry
 from renkei.spec.models import Spec
@@ -31,7 +31,7 @@ JSON = "application/json; charset=utf-8"
 def client(spec: Spec) -> Iterator[TestClient]:
     clock = FixedClock(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))
     registry = Registry(
-        spec, MemoryRegistryRepository(), clock, authority=CertificateAuthority(MemoryKeyStore(), clock)
+        spec, MemoryRegistryRepository(), clock, authority=CertificateAuthority(MemoryAuthorityStore(), clock)
     )
     registry.add_organisation("LG", "131016", "千代田区")
     registry.add_member("JP/LG/131016", 6, endpoint="https://zei.example.lg.jp/")

@@ -38,7 +38,7 @@ def _app(metrics: Metrics) -> FastAPI:
 
     @app.get("/people/{person_id}")
     def person(person_id: str) -> dict[str, str]:
-        return {"id": person_id}
+        return {"found": "yes"}  # the labels are under test, not the body (which never echoes the id)
 
     @app.get("/boom")
     def boom() -> dict[str, str]:
@@ -52,7 +52,7 @@ def _app(metrics: Metrics) -> FastAPI:
 
     @sub.get("/items/{item}")
     def item(item: str) -> dict[str, str]:
-        return {"item": item}
+        return {"found": "yes"}
 
     app.mount("/members", sub)
     return app
@@ -151,12 +151,19 @@ def test_each_app_has_its_own_registry_and_the_global_one_is_untouched() -> None
 def test_gauges_are_read_at_scrape_time() -> None:
     state = {"pending": 3, "failed": 1}
     size = [10]
-    metrics = Metrics(gauges=Gauges(deliveries=lambda: state, audit_tree_size=lambda: size[0]))
+    outbox = {"depth": 7.0, "dead_letters": 2.0, "lag_seconds": 1.5}
+    metrics = Metrics(
+        gauges=Gauges(deliveries=lambda: state, audit_tree_size=lambda: size[0], outbox=lambda: outbox)
+    )
     with TestClient(_app(metrics)) as c:
         first = c.get("/metrics").text
         state["pending"] = 0
         size[0] = 12
+        outbox["depth"] = 0.0
         second = c.get("/metrics").text
+    assert "renkei_outbox_depth 7.0" in first and "renkei_outbox_depth 0.0" in second
+    assert "renkei_outbox_dead_letters 2.0" in first
+    assert "renkei_outbox_lag_seconds 1.5" in first
     assert 'renkei_commons_deliveries{state="pending"} 3.0' in first
     assert 'renkei_commons_deliveries{state="failed"} 1.0' in first
     assert "renkei_audit_tree_size 10.0" in first
@@ -219,4 +226,5 @@ def test_wired_into_the_real_app(tmp_path: Path, spec: Spec) -> None:
         assert requests(metrics, "/healthz", "GET", "2xx") == 1
         assert exchanges(metrics, service, "denied") == 1
     assert "renkei_audit_tree_size" in text
+    assert "renkei_outbox_depth 0.0" in text and "renkei_outbox_dead_letters 0.0" in text
     assert "renkei_commons_deliveries" not in text or 'state="' in text

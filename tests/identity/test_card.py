@@ -167,3 +167,24 @@ def test_root_is_a_ca(authority: CertificateAuthority) -> None:
     constraints = authority.root.extensions.get_extension_for_class(x509.BasicConstraints).value
     assert constraints.ca
     assert authority.root.public_bytes(Encoding.PEM).startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_card_certificates_come_from_the_shared_builder(
+    authority: CertificateAuthority, card: SimulatedCard, clock: FixedClock
+) -> None:
+    certificate = x509.load_der_x509_certificate(card.certificate)
+    certificate.verify_directly_issued_by(authority.root)
+    assert not certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and not usage.key_cert_sign
+    root_id = authority.root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    issuer_id = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert issuer_id.key_identifier == root_id
+    # Valid from a little before issuance (a verifier's clock may lag) for five years.
+    assert certificate.not_valid_before_utc == clock.now() - timedelta(minutes=5)
+    assert certificate.not_valid_after_utc - certificate.not_valid_before_utc == timedelta(
+        days=5 * 365, minutes=5
+    )
+    # The card root signs attestations itself, so its key usage allows signatures besides certificates.
+    root_usage = authority.root.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert root_usage.digital_signature and root_usage.key_cert_sign

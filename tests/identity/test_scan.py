@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -44,3 +46,49 @@ def test_any_valid_number_is_found(base: int, separator: str, around: str) -> No
     number = digits + individual_number_check_digit(digits)
     printed = separator.join((number[:4], number[4:8], number[8:]))
     assert [f.number for f in find_individual_numbers(around + printed + around)] == [number]
+
+
+def test_uuids_and_longer_runs_of_groups_are_not_numbers() -> None:
+    zero = "000000000000"  # a valid 個人番号 (check digit 0)
+    assert contains_individual_number(zero)
+    for text in (
+        "00000000-0000-0000-0000-000000000000",  # all-digit groups and all-digit last group
+        f"request 12345678-1234-5678-9018-{zero} done",
+        "0000-1234-5678-9018",
+        "1234-5678-9018-0000",
+        "1234 5678 9018 3456",
+        "１２３４－５６７８－９０１８－１２３４",
+    ):
+        assert not contains_individual_number(text), text
+    for text in (f"d273e5933f{VALID}bfd75e2e12", f"sha256:{'0' * 40}{VALID}ab", f"ab{VALID}{'0' * 10}"):
+        assert not contains_individual_number(text), text
+    # …but a number beside a UUID, after a word and a separator, or glued to a short word, still is.
+    assert [f.number for f in find_individual_numbers(f"no{VALID}x")] == [VALID]
+    assert [f.number for f in find_individual_numbers(f"abcde{VALID}abcde")] == [VALID]
+    assert [f.number for f in find_individual_numbers(f"番号{VALID}号")] == [VALID]
+    assert [f.number for f in find_individual_numbers(f"00000000-0000-0000-0000-00000000000a {VALID}")] == [
+        VALID
+    ]
+    assert [f.number for f in find_individual_numbers("id-1234-5678-9018")] == [VALID]
+    assert [f.number for f in find_individual_numbers("v1 1234 5678 9018")] == [VALID]
+    assert [f.number for f in find_individual_numbers("第3 1234 5678 9018 1")] == [VALID]
+
+
+@given(st.uuids())
+def test_no_uuid_is_a_number(value: object) -> None:
+    assert not contains_individual_number(str(value))
+    assert not contains_individual_number(str(value).upper())
+
+
+@given(st.binary(min_size=12, max_size=64))
+def test_no_hex_digest_is_a_number(raw: bytes) -> None:
+    if not raw.hex().isdigit():  # all-digit hex is just digits: a 個人番号 if its check digit says so
+        assert not contains_individual_number(raw.hex())
+        assert not contains_individual_number(f"sha256:{raw.hex().upper()}")
+
+
+def test_megabytes_of_hex_are_scanned_in_linear_time() -> None:
+    hostile = ("ab" + VALID) * 150_000  # 2.1 MB: a valid candidate every 14 characters
+    began = time.perf_counter()
+    assert not contains_individual_number(hostile)
+    assert time.perf_counter() - began < 5.0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from renkei.registry.ca import CertificateAuthority
-from renkei.registry.keystore import MemoryKeyStore
+from renkei.registry.keystore import MemoryAuthorityStore
 from renkei.registry.memory import MemoryRegistryRepository, MemoryReplayStore
 from renkei.registry.service import Enrolment, Registry
 from renkei.spec.models import Spec
@@ -27,7 +27,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def authority(clock: FixedClock) -> CertificateAuthority:
-    return CertificateAuthority(MemoryKeyStore(), clock)
+    return CertificateAuthority(MemoryAuthorityStore(), clock)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from rich.table import Table
 
 from renkei.registry.ca import CertificateAuthority
 from renkei.registry.identifiers import DEFAULT_INSTANCE, MemberClass
-from renkei.registry.keystore import CA_DIRECTORY, FileKeyStore, write_private
+from renkei.registry.keystore import CA_DIRECTORY, FileAuthorityStore, write_private
 from renkei.registry.models import KeyType, MemberSystem, ServiceProtocol
 from renkei.registry.service import Registry
 from renkei.settings import Settings
@@ -89,7 +89,7 @@ def opened(ctx: typer.Context) -> Iterator[Registry]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = SystemClock()
     with create_storage(settings.effective_database_url) as storage:
-        authority = CertificateAuthority(FileKeyStore(settings.data_dir / CA_DIRECTORY), clock)
+        authority = CertificateAuthority(FileAuthorityStore(settings.data_dir / CA_DIRECTORY), clock)
         repository = SqlRegistryRepository(connection_source(storage))
         yield Registry(load_spec(), repository, clock, authority=authority, instance=options.instance)
 

@@ -39,6 +39,7 @@ from renkei.identity.keys import CA_KEY
 from renkei.identity.models import PersonKey
 from renkei.identity.numbering import require_individual_number
 from renkei.identity.ports import IdentityRepository, KeyStore
+from renkei.registry.ca import build_leaf_certificate, build_root_certificate
 from renkei.storage.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 CARD_VALIDITY = timedelta(days=5 * 365)
 ROOT_VALIDITY = timedelta(days=20 * 365)
+CLOCK_SKEW = timedelta(minutes=5)
+"""Certificates start this much before issuance, so a verifier whose clock is a little behind accepts them."""
 CHALLENGE_TTL = timedelta(minutes=2)
 LOGIN_CONTEXT = b"renkei-card-login-v1\x00"
 ATTESTATION_CONTEXT = b"renkei-number-attestation-v1\x00"
@@ -64,39 +67,24 @@ def _pin_key(pin: str, salt: bytes) -> bytes:
 
 
 class CertificateAuthority:
-    """The deployment's card CA: a P-256 key derived from a key-store seed, and its self-signed root."""
+    """The deployment's card CA: a P-256 key derived from a key-store seed, and its self-signed root.
+
+    The certificates are built by :mod:`renkei.registry.ca` (one builder for every certificate renkei
+    makes); the root key also signs number attestations, so its key usage includes digitalSignature.
+    """
 
     def __init__(self, keys: KeyStore, clock: Clock, *, name: str = "renkei card CA") -> None:
         seed = int.from_bytes(keys.secret(CA_KEY, 32), "big")
         order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # P-256 group order
         self._key = ec.derive_private_key(seed % (order - 1) + 1, ec.SECP256R1())
         self._clock = clock
-        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = clock.now()
-        self._root = (
-            x509.CertificateBuilder()
-            .subject_name(self._name)
-            .issuer_name(self._name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + ROOT_VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(self._key, hashes.SHA256())
+        self._root = build_root_certificate(
+            self._key,
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
+            now - CLOCK_SKEW,
+            now + ROOT_VALIDITY,
+            signs_documents=True,
         )
 
     @property
@@ -113,30 +101,8 @@ class CertificateAuthority:
                 x509.NameAttribute(NameOID.SERIAL_NUMBER, serial),
             ]
         )
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self._name)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + CARD_VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(self._key, hashes.SHA256())
+        return build_leaf_certificate(
+            self._key, self._root, public_key, subject, now - CLOCK_SKEW, now + CARD_VALIDITY
         )
 
     def attest_number(self, serial: str, number: str) -> bytes:

@@ -1,4 +1,11 @@
-"""Key stores: where the deployment's secrets live (:class:`~renkei.identity.ports.KeyStore`)."""
+"""The deployment's key store: named random secrets created on first use (``identity.ports.KeyStore``).
+
+One store per deployment (``<data dir>/keys``), wired by ``app.py`` and shared with the contexts that need a
+symmetric secret: identity (FF1 keys, the 符号 HMAC key, the card CA seed) and the exchange hub (its HMAC
+key, ``exchange.hub.hmac``). Identity owns it because numbering is why it exists and its keys are the ones
+that must never be lost. The registry's CA is persisted elsewhere, differently: a key pair *and* its
+certificate (``renkei.registry.keystore.FileAuthorityStore``).
+"""
 
 from __future__ import annotations
 

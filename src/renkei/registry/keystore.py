@@ -1,4 +1,13 @@
-"""Key stores for the deployment's CA: files in the data directory (0600), or memory for tests."""
+"""Where the deployment's CA keeps its key pair and certificate: files in the data directory (0600), or
+memory for tests.
+
+These are *authority stores* (the ``registry.ports.KeyStore`` port: ``load`` / ``save`` of the CA's PEM
+private key and certificate), not the deployment's key store of named secrets
+(:class:`renkei.identity.keys.FileKeyStore`: FF1, 符号 and hub HMAC keys, created on first use). The two
+differ in what they hold and who writes it — the CA generates and persists a key pair with its certificate,
+which operators hand to members (``ca.crt``); the key store generates raw random secrets that never leave
+it — so they are two classes with two names.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +36,7 @@ def write_private(path: Path, data: bytes) -> None:
     temporary.replace(path)
 
 
-class FileKeyStore:
+class FileAuthorityStore:
     """The CA in ``directory``: ``ca.key`` (PKCS#8 PEM, 0600) and ``ca.crt`` (PEM, 0600)."""
 
     def __init__(self, directory: Path) -> None:
@@ -55,10 +64,10 @@ class FileKeyStore:
             raise AuthorityUnavailable(f"cannot write the CA in {self.directory}: {exc}") from None
 
     def __repr__(self) -> str:
-        return f"FileKeyStore({str(self.directory)!r})"
+        return f"FileAuthorityStore({str(self.directory)!r})"
 
 
-class MemoryKeyStore:
+class MemoryAuthorityStore:
     """The CA in memory: for tests and throwaway deployments."""
 
     def __init__(self) -> None:
@@ -71,4 +80,4 @@ class MemoryKeyStore:
         self._stored = (private_key_pem, certificate_pem)
 
     def __repr__(self) -> str:
-        return "MemoryKeyStore()"
+        return "MemoryAuthorityStore()"
