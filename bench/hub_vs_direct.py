@@ -51,13 +51,13 @@ from renkei.identity.numbering import NumberCodec
 from renkei.identity.service import IdentityService, LinkageBase
 from renkei.registry.auth import SIGNATURE_HEADER, RequestAuthenticator, sign_request
 from renkei.registry.ca import CertificateAuthority
-from renkei.registry.keystore import MemoryKeyStore as RegistryKeys
+from renkei.registry.keystore import MemoryAuthorityStore as RegistryKeys
 from renkei.registry.service import Registry
 from renkei.spec.loader import load_spec
 from renkei.storage.clock import SystemClock
 from renkei.storage.sql.audit import SqlAuditStore
 from renkei.storage.sql.engine import connection_source, create_storage
-from renkei.storage.sql.exchange import SqlExchangeStore
+from renkei.storage.sql.exchange import SqlExchangeJournal, SqlExchangeStore
 from renkei.storage.sql.identity import SqlIdentityRepository
 from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
 
@@ -90,13 +90,25 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(app: FastAPI, port: int, stop: Event, profile: str | None = None) -> None:
-    """Serve ``app`` on ``port`` until ``stop`` is set (uvicorn in this process's main thread)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
+def _serve(
+    app: FastAPI, port: int, stop: Event, profile: str | None = None, ready: Event | None = None
+) -> None:
+    """Serve ``app`` on ``port`` until ``stop`` is set (uvicorn in this process's main thread).
+
+    The socket is bound with ``SO_REUSEPORT``: several hub processes share the port and the kernel spreads
+    the load generator's connections over them (``--hub-workers``).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
 
     def watch() -> None:
+        while ready is not None and not server.started and not stop.wait(0.02):
+            pass
+        if ready is not None:
+            ready.set()
         stop.wait()
         server.should_exit = True
 
@@ -104,7 +116,10 @@ def _serve(app: FastAPI, port: int, stop: Event, profile: str | None = None) -> 
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         app.state.profiler = profiler
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     if profiler is not None and profile:
         profiler.dump_stats(profile)
 
@@ -114,50 +129,66 @@ def provider_process(port: int, fugo: str, stop: Event) -> None:
     _serve(income_provider({fugo: dict(ROW)}, hub_key=HUB_KEY), port, stop)
 
 
+def _enrol(registry: Registry, linkage: LinkageBase, identity: IdentityService, provider_url: str) -> Caller:
+    """Register the members, the purpose and the person (once, in the first hub process)."""
+    registry.add_organisation("LG", "131016", "千代田区")
+    registry.add_organisation("LG", "131024", "中央区")
+    client = registry.enrol(CHIYODA, 17)
+    registry.add_member(CHUO, 6, endpoint=provider_url)
+    registry.provide(f"{CHUO}/u06", "income-certificate")
+    registry.add_purpose(
+        PURPOSE, "乳幼児医療費助成", "児童福祉法", {"individual-resident-tax": PURPOSE_ITEMS}
+    )
+    linkage.register_organisation(CHIYODA)
+    linkage.register_organisation(CHUO)
+    person = identity.enrol(BasicInfo("山田 花子", "東京都千代田区1-1", date(2020, 5, 1), Sex.FEMALE))
+    linkage.register_local_id(CHIYODA, ATENA, person.person_key)
+    linkage.fugo_for(CHIYODA, person.person_key)  # stored now: every hub process reads the same 符号
+    return Caller(
+        str(client.member.id),
+        client.private_key_pem,
+        client.certificate_pem,
+        linkage.fugo_for(CHUO, person.person_key),
+    )
+
+
 def hub_process(
-    tmp: str, provider_url: str, port: int, pipe: Connection, stop: Event, profile: str | None
+    tmp: str,
+    provider_url: str,
+    port: int,
+    pipe: Connection | None,
+    stop: Event,
+    ready: Event,
+    profile: str | None,
 ) -> None:
-    """Register the members, the purpose and the person, hand the caller's credentials back, serve the hub."""
+    """Serve the hub; the first process (the one with ``pipe``) enrols everything first and hands the
+    caller's credentials back. Every hub process shares the SQLite database in ``tmp``."""
     clock = SystemClock()
     spec = load_spec()
-    with create_storage(f"sqlite:///{Path(tmp) / 'hub.db'}") as storage:
+    with create_storage(f"sqlite:///{Path(tmp) / 'hub.db'}", migrate=pipe is not None) as storage:
         source = connection_source(storage)
         authority = CertificateAuthority(RegistryKeys(), clock)
         registry = Registry(spec, SqlRegistryRepository(source), clock, authority=authority)
-        registry.add_organisation("LG", "131016", "千代田区")
-        registry.add_organisation("LG", "131024", "中央区")
-        client = registry.enrol(CHIYODA, 17)
-        registry.add_member(CHUO, 6, endpoint=provider_url)
-        registry.provide(f"{CHUO}/u06", "income-certificate")
-        registry.add_purpose(
-            PURPOSE, "乳幼児医療費助成", "児童福祉法", {"individual-resident-tax": PURPOSE_ITEMS}
-        )
         identity_repository = SqlIdentityRepository(source)
         keys = IdentityKeys()
         identity = IdentityService(identity_repository, NumberCodec(keys), clock)
         linkage = LinkageBase(identity_repository, keys, clock)
-        linkage.register_organisation(CHIYODA)
-        linkage.register_organisation(CHUO)
-        person = identity.enrol(BasicInfo("山田 花子", "東京都千代田区1-1", date(2020, 5, 1), Sex.FEMALE))
-        linkage.register_local_id(CHIYODA, ATENA, person.person_key)
+        head_signer = Ed25519HeadSigner(bytes(32))
         hub = ExchangeHub(
             registry,
             RequestAuthenticator(registry, SqlReplayStore(source), clock),
             linkage,
-            AuditLog(SqlAuditStore(source), Ed25519HeadSigner(bytes(32)), clock),
+            AuditLog(SqlAuditStore(source), head_signer, clock),
             SqlExchangeStore(source),
             HttpTransport(),
             HubSigner(HUB_KEY),
             clock,
+            journal=SqlExchangeJournal(
+                source, lambda bound: AuditLog(SqlAuditStore(bound), head_signer, clock)
+            ),
         )
-        pipe.send(
-            Caller(
-                str(client.member.id),
-                client.private_key_pem,
-                client.certificate_pem,
-                linkage.fugo_for(CHUO, person.person_key),
-            )
-        )
+        if pipe is not None:
+            pipe.send(_enrol(registry, linkage, identity, provider_url))
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -176,7 +207,7 @@ def hub_process(
                 profiler.enable() if action == "start" else profiler.disable()
             return {"profile": action}
 
-        _serve(app, port, stop, profile)
+        _serve(app, port, stop, profile, ready)
 
 
 # --- the load generator: 32 keep-alive connections, one request in flight on each ---------------------
@@ -301,6 +332,37 @@ def _wait_listening(port: int, process: multiprocessing.process.BaseProcess) -> 
     raise RuntimeError(f"nothing listens on port {port}")
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far; NaN where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One timed run: wall time, latencies, and the CPU seconds each process spent during it."""
+
+    seconds: float
+    latencies: list[float]
+    hub_cpu: float
+    provider_cpu: float
+    client_cpu: float
+
+
+def _measure(port: int, requests: list[Request], hub_pids: list[int], provider_pid: int | None) -> Measured:
+    def now() -> tuple[float, float, float]:
+        return sum(_cpu_seconds(p) for p in hub_pids), _cpu_seconds(provider_pid), time.process_time()
+
+    before = now()
+    seconds, latencies = asyncio.run(_run(port, requests))
+    after = now()
+    hub, provider, client = (b - a for a, b in zip(before, after, strict=True))
+    return Measured(seconds, latencies, hub, provider, client)
+
+
 def _pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000
 
@@ -309,8 +371,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the hub process, stats to FILE")
+    parser.add_argument(
+        "--hub-workers",
+        type=int,
+        default=1,
+        help="hub processes sharing the port (SO_REUSEPORT) and database",
+    )
     args = parser.parse_args()
     n: int = args.requests
+    workers: int = args.hub_workers
+    if workers < 1 or (args.profile and workers != 1):
+        parser.error("--hub-workers must be at least 1, and 1 with --profile")
     profile = os.path.abspath(args.profile) if args.profile else None
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
@@ -319,29 +390,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             ours, theirs = ctx.Pipe()
-            hub = ctx.Process(
-                target=hub_process,
-                args=(tmp, f"http://127.0.0.1:{provider_port}", hub_port, theirs, stop, profile),
-            )
-            hub.start()
-            processes.append(hub)
-            if not ours.poll(60):
-                raise RuntimeError("the hub process did not start")
-            caller: Caller = ours.recv()
+            provider_url = f"http://127.0.0.1:{provider_port}"
+            hubs = []
+            for index in range(workers):
+                ready = ctx.Event()
+                pipe = theirs if index == 0 else None
+                hub = ctx.Process(
+                    target=hub_process, args=(tmp, provider_url, hub_port, pipe, stop, ready, profile)
+                )
+                hub.start()
+                processes.append(hub)
+                hubs.append((hub, ready))
+                if index == 0:
+                    if not ours.poll(60):
+                        raise RuntimeError("the hub process did not start")
+                    caller: Caller = ours.recv()
             provider = ctx.Process(target=provider_process, args=(provider_port, caller.provider_fugo, stop))
             provider.start()
             processes.append(provider)
             _wait_listening(provider_port, provider)
-            _wait_listening(hub_port, hub)
+            for hub, ready in hubs:
+                if not ready.wait(60) or not hub.is_alive():
+                    raise RuntimeError("a hub process did not start")
+            hub_pids = [hub.pid for hub, _ in hubs if hub.pid is not None]
 
             direct_requests = _direct_requests(WARMUP + n, caller.provider_fugo)
             hub_requests = _hub_requests(WARMUP + n, caller)
             asyncio.run(_run(provider_port, direct_requests[:WARMUP]))
             asyncio.run(_run(hub_port, hub_requests[:WARMUP]))
-            d_time, d_lat = asyncio.run(_run(provider_port, direct_requests[WARMUP:]))
+            direct = _measure(provider_port, direct_requests[WARMUP:], hub_pids, provider.pid)
             if profile:
                 asyncio.run(_control(hub_port, "start"))
-            h_time, h_lat = asyncio.run(_run(hub_port, hub_requests[WARMUP:]))
+            through = _measure(hub_port, hub_requests[WARMUP:], hub_pids, provider.pid)
             if profile:
                 asyncio.run(_control(hub_port, "stop"))
         finally:
@@ -350,12 +430,25 @@ def main() -> None:
                 process.join(30)
                 if process.is_alive():
                     process.terminate()
+    d_time, d_lat, h_time, h_lat = direct.seconds, direct.latencies, through.seconds, through.latencies
     d_rps, h_rps = n / d_time, n / h_time
     print(f"direct: {d_rps:8.1f} req/s  p50 {_pct(d_lat, 50):6.1f} ms  p99 {_pct(d_lat, 99):6.1f} ms")
     print(f"hub:    {h_rps:8.1f} req/s  p50 {_pct(h_lat, 50):6.1f} ms  p99 {_pct(h_lat, 99):6.1f} ms")
     added50 = _pct(h_lat, 50) - _pct(d_lat, 50)
     added99 = _pct(h_lat, 99) - _pct(d_lat, 99)
     print(f"added latency: p50 {added50:6.1f} ms  p99 {added99:6.1f} ms")
+
+    # CPU per request of each process (all threads), independent of what else the machine runs.
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000 / n:5.2f} ms"
+
+    hub_label = f"hub ({workers} process{'es' if workers > 1 else ''})"
+    print(f"cpu per request, direct run: provider {ms(direct.provider_cpu)}", end="")
+    print(f"  load generator {ms(direct.client_cpu)}")
+    print(
+        f"cpu per request, hub run:    {hub_label} {ms(through.hub_cpu)}  provider {ms(through.provider_cpu)}"
+        f"  load generator {ms(through.client_cpu)}"
+    )
     if profile:
         print(f"hub profile (cProfile, event-loop thread, timed run): {profile}")
     print(f"hub/direct throughput ratio: {h_rps / d_rps:.2f}")

@@ -31,14 +31,14 @@ from renkei.identity.numbering import NumberCodec
 from renkei.identity.service import IdentityService, LinkageBase
 from renkei.registry.auth import SIGNATURE_HEADER, RequestAuthenticator, sign_request
 from renkei.registry.ca import CertificateAuthority
-from renkei.registry.keystore import MemoryKeyStore as RegistryKeys
+from renkei.registry.keystore import MemoryAuthorityStore as RegistryKeys
 from renkei.registry.service import Enrolment, Registry
 from renkei.spec.models import Spec
 from renkei.storage.clock import SystemClock
 from renkei.storage.ports import Storage
 from renkei.storage.sql.audit import SqlAuditStore
 from renkei.storage.sql.engine import connection_source, create_storage
-from renkei.storage.sql.exchange import SqlExchangeStore
+from renkei.storage.sql.exchange import SqlExchangeJournal, SqlExchangeStore
 from renkei.storage.sql.identity import SqlIdentityRepository
 from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
 
@@ -136,7 +136,10 @@ def build_world(
     *,
     read_timeout: float = 2.0,
     storage: Storage | None = None,
+    joint: bool = True,
 ) -> World:
+    """The hub's world on SQLite; ``joint`` writes claims, records and rows in one transaction per batch
+    (``SqlExchangeJournal``, as app.py wires it), else each in its own (the hub's default journal)."""
     clock = SystemClock()
     storage = storage or create_storage(f"sqlite:///{tmp_path / 'hub.db'}")
     source = connection_source(storage)
@@ -161,17 +164,20 @@ def build_world(
     linkage.register_organisation(CHUO)
     person = identity.enrol(BasicInfo("山田 花子", "東京都千代田区1-1", date(2020, 5, 1), Sex.FEMALE))
     linkage.register_local_id(CHIYODA, ATENA, person.person_key)
-    audit = AuditLog(SqlAuditStore(source), Ed25519HeadSigner(bytes(32)), clock)
+    head_signer = Ed25519HeadSigner(bytes(32))
+    audit = AuditLog(SqlAuditStore(source), head_signer, clock)
     store = SqlExchangeStore(source)
+    journal = SqlExchangeJournal(source, lambda bound: AuditLog(SqlAuditStore(bound), head_signer, clock))
     hub = ExchangeHub(
         registry,
         RequestAuthenticator(registry, SqlReplayStore(source), clock),
         linkage,
         audit,
         store,
-        HttpTransport(connect_timeout=1.0, read_timeout=read_timeout),
+        HttpTransport(connect_timeout=0.2, read_timeout=read_timeout),
         HubSigner(HUB_KEY),
         clock,
+        journal=journal if joint else None,
     )
     return World(
         storage=storage,
@@ -206,7 +212,13 @@ ROW = {"tax_status": "1", "taxable_income": 1_200_000, "total_income": 2_500_000
 
 @contextmanager
 def running_world(
-    tmp_path: Path, spec: Spec, *, delay: float = 0.0, read_timeout: float = 2.0, provider_up: bool = True
+    tmp_path: Path,
+    spec: Spec,
+    *,
+    delay: float = 0.0,
+    read_timeout: float = 2.0,
+    provider_up: bool = True,
+    joint: bool = True,
 ) -> Iterator[World]:
     """A provider (unless ``provider_up`` is false: nothing listens on its port) and a hub, both served."""
     table: dict[str, dict[str, Any]] = {}
@@ -214,7 +226,9 @@ def running_world(
     with create_storage(f"sqlite:///{tmp_path / 'hub.db'}") as storage:
         if provider_up:
             with serve(income_provider(table, hub_key=HUB_KEY, seen=seen, delay=delay)) as provider_url:
-                world = build_world(tmp_path, spec, provider_url, read_timeout=read_timeout, storage=storage)
+                world = build_world(
+                    tmp_path, spec, provider_url, read_timeout=read_timeout, storage=storage, joint=joint
+                )
                 world.seen = seen
                 table[world.provider_fugo] = dict(ROW)
                 with serve(hub_app(world.hub)) as hub_url:
@@ -222,7 +236,7 @@ def running_world(
                     yield world
         else:
             url = f"http://127.0.0.1:{free_port()}"
-            world = build_world(tmp_path, spec, url, read_timeout=read_timeout, storage=storage)
+            world = build_world(tmp_path, spec, url, read_timeout=read_timeout, storage=storage, joint=joint)
             with serve(hub_app(world.hub)) as hub_url:
                 world.hub_url = hub_url
                 yield world

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -10,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from renkei.exchange.errors import ExchangeError
 from renkei.exchange.models import LogOutcome
 from renkei.exchange.service import subject_of
+from renkei.exchange.transport import HttpTransport
 from renkei.registry.auth import SIGNATURE_HEADER
 from renkei.spec.models import Spec
 from renkei.storage.sql.engine import connection_source
@@ -219,3 +222,88 @@ def test_a_slow_provider_times_out_and_leaves_no_record(tmp_path: Path, spec: Sp
         _problem(response, 504, "exchange.provider.timeout", "Server.Timeout")
         assert _records(world) == []
         assert [e.outcome for e in world.store.entries()] == [LogOutcome.ERROR]
+
+
+def test_the_default_journal_writes_each_store_on_its_own(tmp_path: Path, spec: Spec) -> None:
+    """Without ``SqlExchangeJournal`` (how app.py wires the hub until it passes one) the same holds."""
+    with running_world(tmp_path, spec, joint=False) as world:
+        headers = world.signed("POST", SERVICE_PATH, BODY)
+        assert httpx.post(world.hub_url + SERVICE_PATH, content=BODY, headers=headers).status_code == 200
+        again = httpx.post(world.hub_url + SERVICE_PATH, content=BODY, headers=headers)
+        assert _problem(again, 401, "exchange.client.unauthenticated", "Client.InvalidSignature")[
+            "reason"
+        ] == ("registry.auth.replayed")
+        assert len(_records(world)) == 2
+        assert sorted(e.outcome for e in world.store.entries()) == [LogOutcome.DENIED, LogOutcome.PROVIDED]
+
+
+def test_concurrent_exchanges_each_leave_their_records_and_a_replay_passes_once(world: World) -> None:
+    """32 exchanges at once share transactions (group commit); each still gets its own row and records,
+    and one signed request sent 8 times at once is answered once."""
+    replayed = world.signed("POST", SERVICE_PATH, BODY)
+
+    async def scenario() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=world.hub_url, timeout=20) as client:
+            fresh = [
+                client.post(SERVICE_PATH, content=BODY, headers=world.signed("POST", SERVICE_PATH, BODY))
+                for _ in range(24)
+            ]
+            copies = [client.post(SERVICE_PATH, content=BODY, headers=replayed) for _ in range(8)]
+            return list(await asyncio.gather(*fresh, *copies))
+
+    responses = asyncio.run(scenario())
+    assert [r.status_code for r in responses[:24]] == [200] * 24
+    assert sorted(r.status_code for r in responses[24:]) == [200] + [401] * 7
+    rows = world.store.entries(limit=100)
+    assert len(rows) == 32 and len({r.message_id for r in rows}) == 32
+    assert sorted(r.outcome for r in rows).count(LogOutcome.PROVIDED) == 25
+    assert len(_records(world)) == 2 * 25
+    assert len(world.seen) == 25  # the provider was asked once per accepted request, never for a replay
+    assert world.audit.verify().ok
+
+
+def test_a_provider_answer_over_the_limit_or_not_http_is_a_typed_fault() -> None:
+    """The transport reads at most ``max_response`` bytes; garbage or a cut answer is unreachable."""
+    answers = {
+        "/big": b"HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n" + b"x" * 2048,
+        "/exact": b"HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n" + b"y" * 1024,
+        "/garbage": b"SMTP ready\r\n\r\n",
+        "/cut": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+    }
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        await reader.readexactly(length)
+        writer.write(answers[head.split(b" ")[1].decode()])
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> dict[str, object]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        transport = HttpTransport(connect_timeout=0.5, read_timeout=0.5, max_response=1024)
+        found: dict[str, object] = {}
+        try:
+            for path in answers:
+                try:
+                    found[path] = (await transport.post(base + path, {"X-Road-Id": "t"}, b"{}")).body
+                except ExchangeError as error:
+                    found[path] = error.code
+        finally:
+            await transport.aclose()
+            server.close()
+            await server.wait_closed()
+        return found
+
+    found = asyncio.run(scenario())
+    assert found == {
+        "/big": "exchange.provider.failed",
+        "/exact": b"y" * 1024,
+        "/garbage": "exchange.provider.unreachable",
+        "/cut": "exchange.provider.unreachable",
+    }

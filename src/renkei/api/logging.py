@@ -109,6 +109,7 @@ def configure_logging(
         # uvicorn's own config may have given these handlers; ours on "uvicorn" is the only one wanted.
         logging.getLogger(child).handlers.clear()
         logging.getLogger(child).propagate = True
+        logging.getLogger(child).setLevel(logging.NOTSET)  # an earlier uvicorn.Config's level: ours rules
     logging.getLogger("uvicorn.access").disabled = True
     for name in QUIET:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

@@ -1,5 +1,6 @@
 """What the exchange handles and keeps: an incoming request, the reply, the message-log entry, stored
-replies (idempotency keys and asynchronous results, 処理通番)."""
+replies (idempotency keys and asynchronous results, 処理通番), and what an exchange writes when it is
+claimed (its request's nonce) and when it ends (its log row and access records)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from renkei.audit.models import AccessRecord
 
 
 class LogOutcome(StrEnum):
@@ -90,3 +93,22 @@ class StoredReply:
     problem: bool
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NonceClaim:
+    """A signed request's single-use nonce (``jti``), claimed before the hub acts on the request and
+    remembered until ``keep_until`` (after which the signature is too old to be accepted anyway)."""
+
+    member: str
+    jti: str
+    keep_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What one exchange leaves when it ends: its message-log row and, for a provision of personal data,
+    the access records of both ends (written together with the row, before the reply is sent)."""
+
+    entry: LogEntry
+    records: tuple[AccessRecord, ...] = ()

@@ -1,14 +1,14 @@
-"""The ports the exchange hub needs: its store (message log, idempotency keys, async results) and the
-transport to providers."""
+"""The ports the exchange hub needs: its store (message log, idempotency keys, async results), its
+journal (what exchanges leave, written for many exchanges per transaction) and the transport to providers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from renkei.exchange.models import LogEntry, StoredReply
+from renkei.exchange.models import Finished, LogEntry, NonceClaim, StoredReply
 
 
 class ExchangeStore(Protocol):
@@ -40,6 +40,26 @@ class ExchangeStore(Protocol):
 
     def result(self, key: str, now: datetime) -> StoredReply | None:
         """The unexpired asynchronous result ``key`` (pending or finished)."""
+        ...
+
+
+class ExchangeJournal(Protocol):
+    """Writes what exchanges leave: the nonces they claim, their access records and their log rows.
+
+    The hub hands it the claims and endings of every exchange that arrived while the previous write ran
+    (group commit), from a worker thread; one call at a time. Implemented by
+    ``renkei.storage.sql.exchange.SqlExchangeJournal`` (one transaction per call) and, for stores that
+    cannot share a transaction, :class:`renkei.exchange.journal.SeparateJournal`.
+    """
+
+    def write(self, claims: Sequence[NonceClaim], finished: Sequence[Finished], now: datetime) -> list[bool]:
+        """Claim ``claims`` and write ``finished`` (records, then row); durable when it returns.
+
+        Returns, per claim, True when it was fresh and is now remembered, False when the nonce was already
+        claimed and has not expired (a replay) or repeats an earlier claim of the same call. Raises when
+        anything could not be written; then nothing of the call is kept (``SqlExchangeJournal``) or only
+        whole endings are (``SeparateJournal``: an ending's records may stay without its row).
+        """
         ...
 
 

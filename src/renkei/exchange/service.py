@@ -2,8 +2,11 @@
 provider, filter and bind the answer, and record the exchange at both ends.
 
 Every exchange, allowed or denied, leaves one message-log row (metadata and hashes, never bodies); a
-provision of personal data also leaves an access record at the requester's and the provider's end (one
-``append_many``, written only once the provider has answered, so a failure leaves no record of provision).
+provision of personal data also leaves an access record at the requester's and the provider's end, written
+only once the provider has answered (so a failure leaves no record of provision) and, with the row, before
+the reply is returned. The signed request's nonce is claimed before the hub acts on it. Both writes go
+through :class:`~renkei.exchange.journal.GroupCommit`: concurrent exchanges share a transaction, written
+off the event loop.
 """
 
 from __future__ import annotations
@@ -42,17 +45,31 @@ from renkei.exchange.errors import (
     ServiceFailed,
     ServiceNotFound,
 )
-from renkei.exchange.models import Exchanged, Incoming, LogEntry, LogOutcome, Reply, StoredReply
-from renkei.exchange.ports import ExchangeStore, Transport
+from renkei.exchange.journal import MAX_BATCH, GroupCommit, SeparateJournal
+from renkei.exchange.models import (
+    Exchanged,
+    Finished,
+    Incoming,
+    LogEntry,
+    LogOutcome,
+    NonceClaim,
+    Reply,
+    StoredReply,
+)
+from renkei.exchange.ports import ExchangeJournal, ExchangeStore, Transport
+from renkei.exchange.schemacheck import Check, compile_check
 from renkei.exchange.signing import HUB_SIGNATURE_HEADER, HubSigner
+from renkei.exchange.soapforward import decode_response, encode_request
 from renkei.identity.scan import contains_individual_number
 from renkei.identity.service import LinkageBase
 from renkei.registry.auth import SIGNATURE_HEADER, AuthenticatedRequest, RequestAuthenticator
+from renkei.registry.errors import RequestReplayed
 from renkei.registry.identifiers import MemberId
+from renkei.registry.models import ServiceProtocol
 from renkei.registry.service import Registry
 from renkei.spec.export.openapi import request_schema, response_schema
 from renkei.spec.export.typemap import json_schema, parse_text
-from renkei.spec.models import Spec
+from renkei.spec.models import InformationKind, Service, Spec
 from renkei.storage.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -64,6 +81,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 DEFAULT_KEEP = timedelta(hours=24)
 RESULTS_PATH = "/r1/results/"
 SUBJECT_TAG = b"renkei-exchange-subject-v1\x00"
+MEMBER_ID_CACHE = 4096
 
 
 def subject_of(person_key: str) -> str:
@@ -75,6 +93,16 @@ def request_hash(method: str, target: str, client: str, message_id: str, body: b
     """``X-Road-Request-Hash``: base64 SHA-512 of ``METHOD SP target LF client LF X-Road-Id LF body``."""
     head = f"{method.upper()} {target}\n{client}\n{message_id}\n".encode()
     return base64.b64encode(hashlib.sha512(head + body).digest()).decode("ascii")
+
+
+def caller_schema(spec: Spec, kind: InformationKind, service: Service) -> dict[str, Any]:
+    """A caller's request schema: the spec's, with the caller's 宛名番号 as an alternative to its 符号."""
+    schema: dict[str, Any] = json.loads(json.dumps(request_schema(spec, kind, service)))  # a copy
+    if "person_fugo" in service.request:
+        schema["properties"]["atena_number"] = json_schema(spec, spec.parameter("atena_number"))
+        schema["required"] = [r for r in schema["required"] if r != "person_fugo"]
+        schema["oneOf"] = [{"required": ["person_fugo"]}, {"required": ["atena_number"]}]
+    return schema
 
 
 def problem_body(error: RenkeiError) -> dict[str, Any]:
@@ -97,7 +125,12 @@ class _Context:
 
 
 class ExchangeHub:
-    """The query flow of the hub. One instance per deployment; it owns its transport (close it)."""
+    """The query flow of the hub. One instance per deployment; it owns its transport (close it).
+
+    ``journal`` writes nonce claims, access records and log rows for many exchanges at once
+    (``SqlExchangeJournal``: one transaction); without one they go to the authenticator's replay store,
+    ``recorder`` and ``store`` in transactions of their own (:class:`SeparateJournal`).
+    """
 
     def __init__(
         self,
@@ -112,6 +145,8 @@ class ExchangeHub:
         *,
         max_body: int = MAX_BODY,
         keep: timedelta = DEFAULT_KEEP,
+        journal: ExchangeJournal | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self._registry = registry
         self._spec = registry.spec
@@ -124,8 +159,12 @@ class ExchangeHub:
         self._clock = clock
         self.max_body = max_body
         self._keep = keep
-        self._validators: dict[str, tuple[Draft202012Validator, Draft202012Validator]] = {}
+        self._validators: dict[str, _Schema] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._member_ids: dict[str, MemberId] = {}
+        self._commits = GroupCommit(
+            journal or SeparateJournal(authenticator.replays, recorder, store), clock, max_batch=max_batch
+        )
 
     @property
     def spec(self) -> Spec:
@@ -133,9 +172,10 @@ class ExchangeHub:
         return self._spec
 
     async def aclose(self) -> None:
-        """Finish pending asynchronous queries, then close the transport."""
+        """Finish pending asynchronous queries and writes, then close the transport."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._commits.aclose()
         await self._transport.aclose()
 
     # --- the synchronous query ---------------------------------------------------------------------
@@ -145,18 +185,30 @@ class ExchangeHub:
         ctx = self._context(incoming)
         try:
             self._check_message_id(incoming)
-            _, client = self._authenticate(incoming)
+            _, client = await self._authenticate(incoming)
             ctx.client = str(client)
             if _prefers_async(incoming):
-                return self._submit(incoming, ctx, client)
-            reply, outcome = await self._process(incoming, ctx, client)
+                return await self._submit(incoming, ctx, client)
+            reply, outcome, records = await self._process(incoming, ctx, client)
+            # The records and the row are durable before the reply leaves.
+            await self._commits.finish(
+                Finished(self._entry(ctx, outcome, None, _hash_json(reply.body)), records)
+            )
         except ExchangeError as error:
-            return self._fail(ctx, error)
+            return await self._fail(ctx, error)
         except Exception as exc:  # a bug or a storage failure: logged and turned into a typed fault
             log.exception("exchange %s failed inside the hub", ctx.message_id)
-            return self._fail(ctx, HubFailed(f"the hub failed ({type(exc).__name__})"))
-        self._log(ctx, outcome, None, _hash_json(reply.body))
+            return await self._fail(ctx, HubFailed(f"the hub failed ({type(exc).__name__})"))
         return Exchanged(reply, ctx.message_id, ctx.request_hash)
+
+    async def refuse(self, incoming: Incoming, error: ExchangeError) -> Exchanged:
+        """Log a request an edge refused before the hub could run (unreadable SOAP, unknown operation, no
+        provider named, a body over the limit) and return its fault: every exchange leaves a row.
+
+        ``incoming`` holds what the edge knows (headers, the body unless it was too large, the path if the
+        provider and service are known); the client is the one the headers name, unauthenticated.
+        """
+        return await self._fail(self._context(incoming), error)
 
     def _context(self, incoming: Incoming) -> _Context:
         given = incoming.headers.get("x-road-id", "")
@@ -167,39 +219,38 @@ class ExchangeHub:
         return _Context(
             message_id=message_id,
             request_hash=request_hash(incoming.method, incoming.target, client, message_id, body),
-            client=client[:128] or "-",
-            provider="/".join(path[:4])[:128] or "-",
-            service=(path[4] if len(path) > 4 else "-")[:128],
-            purpose=incoming.headers.get("x-road-issue", "")[:128] or "-",
+            client=_loggable(client),
+            provider=_loggable("/".join(path[:4])),
+            service=_loggable(path[4] if len(path) > 4 else ""),
+            purpose=_loggable(incoming.headers.get("x-road-issue", "")),
             started=time.perf_counter(),
             at=self._clock.now(),
         )
 
-    def _fail(self, ctx: _Context, error: ExchangeError) -> Exchanged:
+    async def _fail(self, ctx: _Context, error: ExchangeError) -> Exchanged:
         outcome = LogOutcome.DENIED if error.xroad_code.startswith("Client.") else LogOutcome.ERROR
         body = problem_body(error)
         try:
-            self._log(ctx, outcome, error.code, _hash_json(body))
+            await self._commits.finish(Finished(self._entry(ctx, outcome, error.code, _hash_json(body))))
         except Exception:  # the fault itself is what the client must get; the failed log line is logged
             log.exception("exchange %s: the message log refused a row", ctx.message_id)
         return Exchanged(Reply(error.http_status, body, problem=True), ctx.message_id, ctx.request_hash)
 
-    def _log(self, ctx: _Context, outcome: LogOutcome, code: str | None, response_hash: str | None) -> None:
-        self._store.log(
-            LogEntry(
-                id=str(uuid.uuid4()),
-                message_id=ctx.message_id,
-                at=ctx.at,
-                client=ctx.client,
-                service=ctx.service,
-                provider=ctx.provider,
-                purpose=ctx.purpose,
-                outcome=outcome,
-                code=code,
-                request_hash=ctx.request_hash,
-                response_hash=response_hash,
-                duration_ms=int((time.perf_counter() - ctx.started) * 1000),
-            )
+    @staticmethod
+    def _entry(ctx: _Context, outcome: LogOutcome, code: str | None, response_hash: str | None) -> LogEntry:
+        return LogEntry(
+            id=str(uuid.uuid4()),
+            message_id=ctx.message_id,
+            at=ctx.at,
+            client=ctx.client,
+            service=ctx.service,
+            provider=ctx.provider,
+            purpose=ctx.purpose,
+            outcome=outcome,
+            code=code,
+            request_hash=ctx.request_hash,
+            response_hash=response_hash,
+            duration_ms=int((time.perf_counter() - ctx.started) * 1000),
         )
 
     @staticmethod
@@ -208,11 +259,11 @@ class ExchangeHub:
         if given is not None and not MESSAGE_ID.fullmatch(given):
             raise BadRequest("X-Road-Id: 1-128 visible ASCII characters", header="X-Road-Id")
 
-    def _authenticate(self, incoming: Incoming) -> tuple[AuthenticatedRequest, MemberId]:
+    async def _authenticate(self, incoming: Incoming) -> tuple[AuthenticatedRequest, MemberId]:
         if incoming.body is None:
             raise BodyTooLarge(f"the body exceeds {self.max_body} bytes", limit=self.max_body)
         try:
-            evidence = self._authenticator.verify(
+            evidence = self._authenticator.check(
                 incoming.headers.get(SIGNATURE_HEADER.lower()),
                 incoming.method,
                 incoming.target,
@@ -222,11 +273,15 @@ class ExchangeHub:
             if not error.code.startswith("registry.auth."):
                 raise
             raise InvalidSignature(error.message, reason=error.code) from None
+        # Single use: durable before the hub acts on the request (shared with concurrent claims).
+        claim = NonceClaim(str(evidence.member), evidence.jti, evidence.keep_until)
+        if not await self._commits.claim(claim):
+            raise InvalidSignature("this signed request was already received", reason=RequestReplayed.code)
         named = _client_header(incoming.headers)
         if named is None:
             raise InvalidClient("X-Road-Client is required (e.g. JP/LG/131016/u17)", header="X-Road-Client")
         try:
-            client = MemberId.parse(named)
+            client = self._member_id(named)
         except RenkeiError:
             raise InvalidClient(f"X-Road-Client {named[:128]!r} is not a member system id") from None
         if client != evidence.member:
@@ -237,7 +292,10 @@ class ExchangeHub:
             )
         return evidence, client
 
-    async def _process(self, incoming: Incoming, ctx: _Context, client: MemberId) -> tuple[Reply, LogOutcome]:
+    async def _process(
+        self, incoming: Incoming, ctx: _Context, client: MemberId
+    ) -> tuple[Reply, LogOutcome, tuple[AccessRecord, ...]]:
+        """The reply, its outcome, and the access records still to write (with the row)."""
         provider = self._provider(incoming.path)
         grant = authorise(self._registry, client, provider, ctx.service, incoming.headers.get("x-road-issue"))
         key = incoming.headers.get("idempotency-key")
@@ -253,9 +311,13 @@ class ExchangeHub:
                     raise IdempotencyConflict(
                         "this Idempotency-Key was used with another request", idempotency_key=key
                     )
-                return _reply_of(stored), LogOutcome.REPLAYED
-        reply = await self._provide(incoming, ctx, client, provider, grant)
+                return _reply_of(stored), LogOutcome.REPLAYED, ()
+        reply, records = await self._provide(incoming, ctx, client, provider, grant)
         if key is not None:
+            # A stored reply is handed out again on a retry: its records must be durable first.
+            if records:
+                await asyncio.to_thread(self._recorder.append_many, records)
+                records = ()
             now = self._clock.now()
             kept = self._store.remember(
                 StoredReply(
@@ -273,7 +335,7 @@ class ExchangeHub:
             )
             if kept.fingerprint != fingerprint:  # a concurrent retry with another body won the key
                 raise IdempotencyConflict("this Idempotency-Key was used with another request")
-        return reply, LogOutcome.PROVIDED
+        return reply, LogOutcome.PROVIDED, records
 
     def _provider(self, path: tuple[str, ...]) -> MemberId:
         if len(path) != 5:
@@ -281,25 +343,39 @@ class ExchangeHub:
         if path[0] != self._registry.instance:
             raise ServiceNotFound(f"instance {path[0]!r} is not this hub's ({self._registry.instance})")
         try:
-            return MemberId.parse("/".join(path[:4]))
+            return self._member_id("/".join(path[:4]))
         except RenkeiError:
             raise ServiceNotFound(f"{'/'.join(path[:4])[:128]!r} is not a member system id") from None
 
+    def _member_id(self, text: str) -> MemberId:
+        """``MemberId.parse`` (check digits and all), remembered: the same few ids come with every request."""
+        found = self._member_ids.get(text)
+        if found is None:
+            found = MemberId.parse(text)
+            if len(self._member_ids) >= MEMBER_ID_CACHE:
+                self._member_ids.clear()
+            self._member_ids[text] = found
+        return found
+
     async def _provide(
         self, incoming: Incoming, ctx: _Context, client: MemberId, provider: MemberId, grant: Grant
-    ) -> Reply:
+    ) -> tuple[Reply, tuple[AccessRecord, ...]]:
         body = incoming.body or b""
         if contains_individual_number(body) or contains_individual_number(incoming.target):
             raise IndividualNumberRefused(
                 "個人番号は送信できません: send your 符号 (person_fugo) or 宛名番号 (atena_number)"
             )
         data = self._request_data(incoming, grant)
-        caller_check, provider_check = self._schema_validators(grant)
+        caller_check = self._schema_validator(grant)
         _validate(caller_check, data, BadRequest, "the request does not match the service's request schema")
+        # What the provider gets differs only by the person: the hub's own 符号 for the caller's 宛名番号
+        # or 符号 (the caller schema admits exactly one of them), so it is not validated a second time.
         person_key, data = self._convert(client, provider, data)
-        _validate(provider_check, data, BadRequest, "the converted request does not match the schema")
+        soap = grant.provided.protocol is ServiceProtocol.SOAP
         forwarded = _json(data).encode("utf-8")
-        url = grant.provided.endpoint.rstrip("/") + "/" + grant.service.id
+        endpoint = grant.provided.endpoint
+        # A SOAP provider has one address for every operation (the WSDL's soap:address).
+        url = endpoint if soap else endpoint.rstrip("/") + "/" + grant.service.id
         path = "/" + url.split("://", 1)[-1].partition("/")[2]
         headers = {
             "Content-Type": "application/json",
@@ -312,6 +388,8 @@ class ExchangeHub:
         user = incoming.headers.get("x-road-userid")
         if user is not None:
             headers["X-Road-UserId"] = user[:128]
+        if soap:
+            forwarded, headers = encode_request(self._spec, grant.kind, grant.service, data, headers)
         headers[HUB_SIGNATURE_HEADER] = self._signer.sign(
             "POST",
             path,
@@ -322,22 +400,24 @@ class ExchangeHub:
             forwarded,
         )
         answer = await self._transport.post(url, headers, forwarded)
-        if answer.status != 200:
+        if answer.status != 200 and not soap:  # a SOAP Fault comes with HTTP 500: the decoder reads it
             raise ServiceFailed(f"the provider answered HTTP {answer.status}", provider_status=answer.status)
         if contains_individual_number(answer.body):
             raise ServiceFailed("the provider's answer carries a 個人番号; it was not passed on")
-        try:
-            result = json.loads(answer.body)
-        except ValueError:
-            raise ServiceFailed("the provider's answer is not JSON") from None
-        if not isinstance(result, dict):
-            raise ServiceFailed("the provider's answer is not a JSON object")
+        if soap:
+            result = decode_response(self._spec, grant.kind, grant.service, answer.body, status=answer.status)
+        else:
+            try:
+                result = json.loads(answer.body)
+            except ValueError:
+                raise ServiceFailed("the provider's answer is not JSON") from None
+            if not isinstance(result, dict):
+                raise ServiceFailed("the provider's answer is not a JSON object")
         response_check = self._response_validator(grant)
         _validate(response_check, result, ServiceFailed, "the provider's answer does not match the schema")
         allowed: list[str] = [i for i in grant.items if i in result]
         filtered = {i: result[i] for i in allowed}
-        self._record(ctx, client, provider, grant, person_key, allowed)
-        return Reply(200, filtered)
+        return Reply(200, filtered), self._records(ctx, client, provider, grant, person_key, allowed)
 
     def _request_data(self, incoming: Incoming, grant: Grant) -> dict[str, Any]:
         if incoming.items is not None:  # decoded by the edge from another protocol (SOAP)
@@ -365,30 +445,19 @@ class ExchangeHub:
             raise BadRequest("the body must be a JSON object of the service's request items")
         return data
 
-    def _schema_validators(self, grant: Grant) -> tuple[Draft202012Validator, Draft202012Validator]:
+    def _schema_validator(self, grant: Grant) -> _Schema:
         found = self._validators.get(grant.service.id)
         if found is None:
-            provider_schema = request_schema(self._spec, grant.kind, grant.service)
-            caller_schema = json.loads(json.dumps(provider_schema))
-            if "person_fugo" in grant.service.request:
-                caller_schema["properties"]["atena_number"] = json_schema(
-                    self._spec, self._spec.parameter("atena_number")
-                )
-                caller_schema["required"] = [r for r in caller_schema["required"] if r != "person_fugo"]
-                caller_schema["oneOf"] = [{"required": ["person_fugo"]}, {"required": ["atena_number"]}]
-            found = (Draft202012Validator(caller_schema), Draft202012Validator(provider_schema))
-            self._validators[grant.service.id] = found
+            schema = caller_schema(self._spec, grant.kind, grant.service)
+            found = self._validators[grant.service.id] = _Schema.of(schema)
         return found
 
-    def _response_validator(self, grant: Grant) -> Draft202012Validator:
+    def _response_validator(self, grant: Grant) -> _Schema:
         key = grant.service.id + "#response"
         found = self._validators.get(key)
         if found is None:
-            schema = response_schema(self._spec, grant.kind, grant.service)
-            validator = Draft202012Validator(schema)
-            self._validators[key] = (validator, validator)
-            return validator
-        return found[0]
+            found = self._validators[key] = _Schema.of(response_schema(self._spec, grant.kind, grant.service))
+        return found
 
     def _convert(
         self, client: MemberId, provider: MemberId, data: dict[str, Any]
@@ -399,11 +468,15 @@ class ExchangeHub:
         source, target = str(client.organisation), str(provider.organisation)
         converted = dict(data)
         try:
+            # 宛名番号 → the caller's own 符号 → the provider's 符号: each step is a lookup the linkage
+            # base caches (converting straight to the provider would also look up the provider's
+            # 宛名番号 of the person: not needed here, usually absent, so never cached).
+            own: str
             if "atena_number" in converted:
-                fugo = self._linkage.convert(source, str(converted.pop("atena_number")), target).fugo
+                own = self._linkage.convert(source, str(converted.pop("atena_number")), source).fugo
             else:
-                person = self._linkage.resolve(source, str(converted["person_fugo"]))
-                fugo = self._linkage.fugo_for(target, person)
+                own = str(converted["person_fugo"])
+            fugo = self._linkage.convert_fugo(source, own, target)
             person_key = self._linkage.resolve(target, fugo)
         except RenkeiError as error:
             raise PersonUnknown(
@@ -412,7 +485,7 @@ class ExchangeHub:
         converted["person_fugo"] = str(fugo)
         return str(person_key), converted
 
-    def _record(
+    def _records(
         self,
         ctx: _Context,
         client: MemberId,
@@ -420,14 +493,14 @@ class ExchangeHub:
         grant: Grant,
         person_key: str | None,
         items: list[str],
-    ) -> None:
+    ) -> tuple[AccessRecord, ...]:
         if person_key is None or not grant.kind.personal:
-            return
+            return ()
         provided_at = self._clock.now()
         names = tuple(InformationItem(i, grant.kind.item(i).name) for i in items)
         requester = Party(str(client.organisation), str(client))
         provider_party = Party(str(provider.organisation), str(provider))
-        records = [
+        return tuple(
             AccessRecord(
                 record_id=str(uuid.uuid4()),
                 side=side,
@@ -445,12 +518,11 @@ class ExchangeHub:
                 outcome=Outcome.PROVIDED,
             )
             for side in (Side.REQUESTER, Side.PROVIDER)
-        ]
-        self._recorder.append_many(records)
+        )
 
     # --- asynchronous queries (処理通番) -----------------------------------------------------------
 
-    def _submit(self, incoming: Incoming, ctx: _Context, client: MemberId) -> Exchanged:
+    async def _submit(self, incoming: Incoming, ctx: _Context, client: MemberId) -> Exchanged:
         now = self._clock.now()
         result_id = str(uuid.uuid4())
         self._store.open_result(
@@ -467,7 +539,7 @@ class ExchangeHub:
                 expires_at=now + self._keep,
             )
         )
-        self._log(ctx, LogOutcome.ACCEPTED, None, None)
+        await self._commits.finish(Finished(self._entry(ctx, LogOutcome.ACCEPTED, None, None)))
         task = asyncio.get_running_loop().create_task(self._finish(incoming, ctx, client, result_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -477,13 +549,15 @@ class ExchangeHub:
     async def _finish(self, incoming: Incoming, ctx: _Context, client: MemberId, result_id: str) -> None:
         ctx.started = time.perf_counter()
         try:
-            reply, outcome = await self._process(incoming, ctx, client)
-            self._log(ctx, outcome, None, _hash_json(reply.body))
+            reply, outcome, records = await self._process(incoming, ctx, client)
+            await self._commits.finish(
+                Finished(self._entry(ctx, outcome, None, _hash_json(reply.body)), records)
+            )
         except ExchangeError as error:
-            reply = self._fail(ctx, error).reply
+            reply = (await self._fail(ctx, error)).reply
         except Exception as exc:
             log.exception("asynchronous exchange %s failed inside the hub", ctx.message_id)
-            reply = self._fail(ctx, HubFailed(f"the hub failed ({type(exc).__name__})")).reply
+            reply = (await self._fail(ctx, HubFailed(f"the hub failed ({type(exc).__name__})"))).reply
         try:
             self._store.finish_result(result_id, reply.status, _json(reply.body), reply.problem)
         except Exception:
@@ -494,18 +568,25 @@ class ExchangeHub:
         ctx = self._context(incoming)
         ctx.service = "results"
         try:
-            _, client = self._authenticate(incoming)
+            _, client = await self._authenticate(incoming)
             ctx.client = str(client)
             stored = self._store.result(result_id[:64], self._clock.now())
             if stored is None or stored.client != str(client):
                 raise ResultNotFound("no result with this id for this client", id=result_id[:64])
         except ExchangeError as error:
-            return self._fail(ctx, error)
+            return await self._fail(ctx, error)
         location = RESULTS_PATH + stored.key
         if stored.status == 0:
             body = {"id": stored.key, "status": "pending", "location": location}
             return Exchanged(Reply(202, body), stored.message_id, stored.request_hash, location)
         return Exchanged(_reply_of(stored), stored.message_id, stored.request_hash)
+
+
+def _loggable(value: str) -> str:
+    """A caller-given identifier as the message log keeps it: at most 128 characters, ``-`` when empty or
+    when it carries a 個人番号 (unauthenticated headers and paths are the caller's to fill)."""
+    kept = value[:128]
+    return "-" if not kept or contains_individual_number(value) else kept
 
 
 def _client_header(headers: Mapping[str, str]) -> str | None:
@@ -530,10 +611,22 @@ def _reply_of(stored: StoredReply) -> Reply:
     return Reply(stored.status, body, problem=stored.problem)
 
 
-def _validate(
-    validator: Draft202012Validator, data: object, error: type[ExchangeError], message: str
-) -> None:
-    problems = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))[:10]
+@dataclass(frozen=True, slots=True)
+class _Schema:
+    """A schema's jsonschema validator, and the fast check that may say valid first (``schemacheck``)."""
+
+    fast: Check | None
+    validator: Draft202012Validator
+
+    @classmethod
+    def of(cls, schema: dict[str, Any]) -> _Schema:
+        return cls(compile_check(schema), Draft202012Validator(schema))
+
+
+def _validate(schema: _Schema, data: object, error: type[ExchangeError], message: str) -> None:
+    if schema.fast is not None and schema.fast(data):
+        return
+    problems = sorted(schema.validator.iter_errors(data), key=lambda e: list(e.absolute_path))[:10]
     if problems:
         # Locations and the failing keyword only: never the values, which may be personal data.
         where = [

@@ -7,7 +7,10 @@ signature gives authentication, replay protection and evidence. The exact bytes 
 ``docs/registry.md``; :func:`sign_request` is the reference implementation of the client side.
 
 The hub calls :meth:`RequestAuthenticator.authenticate` (or :meth:`~RequestAuthenticator.verify` for the
-evidence) with the token from the ``X-Renkei-Signature`` header and the request as received.
+evidence) with the token from the ``X-Renkei-Signature`` header and the request as received. A caller that
+claims nonces itself (the exchange hub, which writes many exchanges' nonces in one transaction) calls
+:meth:`~RequestAuthenticator.check` and then claims ``jti`` until ``keep_until`` in the same replay store
+(:meth:`~RequestAuthenticator.claim` does it one at a time).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -61,6 +65,8 @@ TOKEN_MAX = 8192
 JTI_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 KID_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 CLAIMS = ("htm", "htu", "bh", "iat", "jti", "sub", "aud")
+KEY_CACHE = 1024
+"""Imported verification keys kept per authenticator (keyed by the PEM itself, so never stale)."""
 
 
 def body_hash(body: bytes) -> str:
@@ -145,6 +151,8 @@ class AuthenticatedRequest:
     jti: str
     issued_at: datetime
     token: str
+    keep_until: datetime
+    """How long ``jti`` must be remembered: one second past the last instant the window accepts it."""
 
 
 class RequestAuthenticator:
@@ -170,6 +178,12 @@ class RequestAuthenticator:
         self._clock = clock
         self._audience = audience
         self._window = window
+        self._keys: OrderedDict[tuple[str, KeyType], ECKey | OKPKey] = OrderedDict()
+
+    @property
+    def replays(self) -> ReplayStore:
+        """Where accepted nonces are remembered (for a caller that claims them with other writes)."""
+        return self._replays
 
     def authenticate(self, token: str | None, method: str, path: str, body: bytes) -> MemberId:
         """The member system that signed this request, or a ``registry.auth.*`` error.
@@ -181,6 +195,20 @@ class RequestAuthenticator:
 
     def verify(self, token: str | None, method: str, path: str, body: bytes) -> AuthenticatedRequest:
         """Like :meth:`authenticate`, returning the evidence (kid, jti, iat, the token itself)."""
+        evidence = self.check(token, method, path, body)
+        self.claim(evidence)
+        return evidence
+
+    def claim(self, evidence: AuthenticatedRequest) -> None:
+        """Remember the request's ``jti``; ``registry.auth.replayed`` when it was already received."""
+        if not self._replays.remember(evidence.member, evidence.jti, evidence.keep_until, self._clock.now()):
+            raise RequestReplayed(
+                "this signed request was already received", member=str(evidence.member), jti=evidence.jti
+            )
+
+    def check(self, token: str | None, method: str, path: str, body: bytes) -> AuthenticatedRequest:
+        """Every check of :meth:`verify` but the single use of ``jti``: the caller must claim it (until
+        ``keep_until``) before acting on the request, or a replay would pass."""
         if not token:
             raise SignatureMissing(f"署名がありません: the request needs a {SIGNATURE_HEADER} header")
         kid, header = self._header(token)
@@ -204,12 +232,11 @@ class RequestAuthenticator:
             raise SignerUnknown(f"{member} is no longer registered", member=str(member))
         self._bound(claims, method, path, body)
         issued_at = self._fresh(claims["iat"], now)
-        jti = claims["jti"]
         # Kept one second past the last instant the window still accepts the token (iat + window).
         keep_until = issued_at + self._window + timedelta(seconds=1)
-        if not self._replays.remember(member, jti, keep_until, now):
-            raise RequestReplayed("this signed request was already received", member=str(member), jti=jti)
-        return AuthenticatedRequest(member=member, kid=kid, jti=jti, issued_at=issued_at, token=token)
+        return AuthenticatedRequest(
+            member=member, kid=kid, jti=claims["jti"], issued_at=issued_at, token=token, keep_until=keep_until
+        )
 
     @staticmethod
     def _header(token: str) -> tuple[str, dict[str, Any]]:
@@ -226,15 +253,23 @@ class RequestAuthenticator:
             raise SignatureInvalid("critical header parameters are not supported")
         return kid, header
 
-    @staticmethod
-    def _claims(token: str, header: dict[str, Any], credential: Credential) -> dict[str, Any]:
+    def _key(self, credential: Credential) -> ECKey | OKPKey:
+        """The credential's verification key, imported once (parsing a PEM costs as much as verifying)."""
+        cache_key = (credential.public_key_pem, credential.key_type)
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = _jwk(credential.public_key_pem, credential.key_type)
+            self._keys[cache_key] = key
+            if len(self._keys) > KEY_CACHE:
+                self._keys.popitem(last=False)
+        return key
+
+    def _claims(self, token: str, header: dict[str, Any], credential: Credential) -> dict[str, Any]:
         algorithm = credential.key_type.jws_algorithm
         if header.get("alg") != algorithm:
             raise SignatureInvalid(f"the credential signs with {algorithm}, not {header.get('alg')!r}")
         try:
-            verified = jws.deserialize_compact(
-                token, _jwk(credential.public_key_pem, credential.key_type), algorithms=[algorithm]
-            )
+            verified = jws.deserialize_compact(token, self._key(credential), algorithms=[algorithm])
             claims = json.loads(verified.payload)
         except (JoseError, ValueError):
             raise SignatureInvalid("the signature does not verify with the registered credential") from None
@@ -250,10 +285,13 @@ class RequestAuthenticator:
             raise SignatureInvalid("jti must be 16-128 characters of A-Z a-z 0-9 - _")
         return claims
 
-    @staticmethod
-    def _member(claims: dict[str, Any], credential: Credential) -> MemberId:
+    def _member(self, claims: dict[str, Any], credential: Credential) -> MemberId:
+        sub = claims["sub"]
+        # The credential's own member is by far the usual sub: spare re-parsing (check digits) it.
+        if sub == str(credential.member):
+            return credential.member
         try:
-            member = MemberId.parse(claims["sub"])
+            member = MemberId.parse(sub)
         except (IdentifierInvalid, OrganisationInvalid):
             raise SignatureInvalid("sub is not a member identifier") from None
         if member != credential.member:

@@ -1,17 +1,25 @@
-"""The exchange's storage on SQLAlchemy Core: the message log, idempotency keys and asynchronous results.
+"""The exchange's storage on SQLAlchemy Core: the message log, idempotency keys and asynchronous results,
+and the journal that writes many exchanges' nonces, access records and log rows in one transaction.
 
-Composition: ``SqlExchangeStore(connection_source(storage))``; the tables register on ``tables.metadata``
-when this module is imported (``storage/sql/schema.py`` imports it).
+Composition: ``SqlExchangeStore(connection_source(storage))`` and
+``SqlExchangeJournal(connection_source(storage), lambda bound: AuditLog(SqlAuditStore(bound), signer,
+clock))``; the tables register on ``tables.metadata`` when this module is imported
+(``storage/sql/schema.py`` imports it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, Row, String, Table, Text, select, update
+from sqlalchemy.engine import Connection
 
-from renkei.exchange.models import LogEntry, LogOutcome, StoredReply
+from renkei.audit.ports import AccessRecorder
+from renkei.exchange.models import Finished, LogEntry, LogOutcome, NonceClaim, StoredReply
+from renkei.storage.sql.registry import claim_nonces
 from renkei.storage.sql.repositories import ConnectionSource, insert_or_ignore
 from renkei.storage.sql.tables import UtcDateTime, metadata
 
@@ -66,22 +74,7 @@ class SqlExchangeStore:
 
     def log(self, entry: LogEntry) -> None:
         with self._source(True) as connection:
-            connection.execute(
-                exchange_message.insert().values(
-                    id=entry.id,
-                    message_id=entry.message_id,
-                    at=entry.at,
-                    client=entry.client,
-                    service=entry.service,
-                    provider=entry.provider,
-                    purpose=entry.purpose,
-                    outcome=entry.outcome.value,
-                    code=entry.code,
-                    request_hash=entry.request_hash,
-                    response_hash=entry.response_hash,
-                    duration_ms=entry.duration_ms,
-                )
-            )
+            connection.execute(exchange_message.insert(), [_row(entry)])
 
     def entries(self, *, client: str | None = None, limit: int = 100) -> list[LogEntry]:
         query = select(exchange_message).order_by(exchange_message.c.at.desc()).limit(limit)
@@ -127,6 +120,62 @@ class SqlExchangeStore:
         if row is None or row.expires_at <= now:
             return None
         return _reply(row)
+
+
+class SqlExchangeJournal:
+    """:class:`~renkei.exchange.ports.ExchangeJournal` in one transaction per call: the access records
+    (through the audit log, under its append lock), the nonce claims (``registry_replay``) and the
+    message-log rows commit together or not at all.
+
+    ``recorder_on(source)`` builds the access recorder on a connection source; it is given one that hands
+    out this call's connection, so the audit log appends inside the same transaction (composition:
+    ``lambda bound: AuditLog(SqlAuditStore(bound), signer, clock)``).
+    """
+
+    def __init__(
+        self, source: ConnectionSource, recorder_on: Callable[[ConnectionSource], AccessRecorder]
+    ) -> None:
+        self._source = source
+        self._recorder_on = recorder_on
+
+    def write(self, claims: Sequence[NonceClaim], finished: Sequence[Finished], now: datetime) -> list[bool]:
+        records = [record for ending in finished for record in ending.records]
+        with self._source(True) as connection:
+            # Records first: on PostgreSQL the audit log's advisory lock is then always taken before any
+            # nonce row is locked, so two hub processes cannot deadlock on a nonce replayed across them.
+            if records:
+                self._recorder_on(_bound(connection)).append_many(records)
+            fresh = claim_nonces(connection, [(c.member, c.jti, c.keep_until) for c in claims], now)
+            if finished:
+                connection.execute(exchange_message.insert(), [_row(ending.entry) for ending in finished])
+        return fresh
+
+
+def _bound(connection: Connection) -> ConnectionSource:
+    """A connection source that hands out ``connection`` (its transaction is the caller's)."""
+
+    @contextmanager
+    def source(_write: bool) -> Iterator[Connection]:
+        yield connection
+
+    return source
+
+
+def _row(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "message_id": entry.message_id,
+        "at": entry.at,
+        "client": entry.client,
+        "service": entry.service,
+        "provider": entry.provider,
+        "purpose": entry.purpose,
+        "outcome": entry.outcome.value,
+        "code": entry.code,
+        "request_hash": entry.request_hash,
+        "response_hash": entry.response_hash,
+        "duration_ms": entry.duration_ms,
+    }
 
 
 def _select(kind: str, client: str, key: str) -> Any:

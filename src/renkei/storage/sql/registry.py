@@ -8,6 +8,7 @@ is imported (``storage/sql/schema.py`` imports it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -365,6 +366,52 @@ class SqlRegistryRepository:
     def _insert(self, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
         with self._source(True) as connection:
             return _inserted(connection, table, values, keys)
+
+
+def claim_nonces(
+    connection: Connection, claims: Sequence[tuple[str, str, datetime]], now: datetime
+) -> list[bool]:
+    """Remember each ``(member, jti, expires_at)`` in ``connection``'s transaction, in two statements.
+
+    True where this call recorded the nonce; False where it was already recorded and is not expired (a
+    replay), and for a repeat of an earlier claim in ``claims``. Atomic per nonce like
+    :meth:`SqlReplayStore.remember`: of two concurrent claims of one nonce exactly one gets True.
+    """
+    if not claims:
+        return []
+    sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    first: dict[tuple[str, str], int] = {}
+    for index, (member, jti, _) in enumerate(claims):
+        first.setdefault((member, check_text("jti", jti, max_length=JTI_MAX)), index)
+    # Plain SQL with the values converted as ``UtcDateTime`` would: these run for every batch of the hub,
+    # whose size varies, and SQLAlchemy would compile a multi-row statement for each size.
+    at = _db_time(to_utc("now", now), sqlite)
+    # An expired entry for the same jti no longer protects anything: make room for the new one.
+    connection.exec_driver_sql(
+        f"DELETE FROM registry_replay WHERE member_id = {mark} AND jti = {mark} AND expires_at <= {mark}",
+        [(member, jti, at) for member, jti in first],
+    )
+    rows = [(m, j, _db_time(to_utc("expires_at", claims[i][2]), sqlite)) for (m, j), i in first.items()]
+    fresh: set[tuple[str, str]] = set()
+    for start in range(0, len(rows), _CLAIM_CHUNK):
+        chunk = rows[start : start + _CLAIM_CHUNK]
+        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+        sql = (
+            f"INSERT INTO registry_replay (member_id, jti, expires_at) VALUES {values} "
+            "ON CONFLICT (member_id, jti) DO NOTHING RETURNING member_id, jti"
+        )
+        parameters = tuple(value for row in chunk for value in row)
+        fresh.update((member, jti) for member, jti in connection.exec_driver_sql(sql, parameters))
+    return [first[(m, j)] == i and (m, j) in fresh for i, (m, j, _) in enumerate(claims)]
+
+
+_CLAIM_CHUNK = 500  # rows per multi-row INSERT (3 bind parameters each)
+
+
+def _db_time(at: datetime, sqlite: bool) -> datetime | str:
+    """A UTC instant as ``UtcDateTime`` binds it: naive text in SQLAlchemy's SQLite form, else as is."""
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at
 
 
 class SqlReplayStore:
