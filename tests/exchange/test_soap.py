@@ -203,6 +203,45 @@ def test_a_body_over_the_limit_is_refused_unread(world: World) -> None:
     assert _fault(response) == ("soap:Client", "exchange.request.too_large")
 
 
+UNKNOWN_OPERATION = (
+    f'<?xml version="1.0"?><soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'
+    f'<noSuchOperation xmlns="{NS}"><person_fugo>x</person_fugo></noSuchOperation>'
+    "</soap:Body></soap:Envelope>"
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("billion-laughs", "exchange.request.invalid"),
+        ("unknown-operation", "exchange.service.unknown"),
+        ("no-x-road-service", "exchange.request.invalid"),
+        ("too-large", "exchange.request.too_large"),
+    ],
+)
+def test_a_call_refused_before_the_hub_runs_leaves_a_log_row(world: World, case: str, code: str) -> None:
+    """Every exchange, allowed or denied, leaves a record: also one the SOAP edge refuses itself."""
+    document = {
+        "billion-laughs": BOMB,
+        "unknown-operation": UNKNOWN_OPERATION,
+        "too-large": b"<x>" + b" " * (1024 * 1024) + b"</x>",
+    }.get(case, _envelope(world.caller_fugo))
+    headers = {**_signed(world, document), "X-Road-Id": f"refused-{case}"}
+    if case == "unknown-operation":
+        headers.pop("SOAPAction")
+    if case == "no-x-road-service":
+        headers.pop("X-Road-Service")
+    response = httpx.post(world.hub_url + "/soap", content=document, headers=headers, timeout=10)
+
+    assert _fault(response) == ("soap:Client", code)
+    assert response.headers["X-Road-Id"] == f"refused-{case}"
+    (entry,) = world.store.entries()
+    assert (entry.outcome, entry.code, entry.message_id) == (LogOutcome.DENIED, code, f"refused-{case}")
+    assert entry.client == str(world.client.member.id)  # as the headers claim it: not authenticated
+    assert entry.request_hash == response.headers["X-Road-Request-Hash"] and entry.response_hash
+    assert world.seen == []
+
+
 def _envelope(fugo: str) -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'

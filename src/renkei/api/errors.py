@@ -11,11 +11,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from lxml import etree
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from renkei.errors import RenkeiError
-from renkei.spec.export.naming import SERVICE_NAMESPACE
+from renkei.exchange.soapcodec import SOAP_CONTENT_TYPE, fault_envelope
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "urn:renkei:error:"
@@ -67,10 +66,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
 
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
-
-
 def soap_fault(
     status: int, code: str, title: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
@@ -81,17 +76,5 @@ def soap_fault(
     ``code``, the ``title`` and the message. The HTTP status is 500, as SOAP 1.1 over HTTP (WS-I Basic
     Profile R1126) requires for every fault.
     """
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
-    fault = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
-    etree.SubElement(fault, "faultcode").text = "soap:Client" if status < 500 else "soap:Server"
-    etree.SubElement(fault, "faultstring").text = message
-    ns = SERVICE_NAMESPACE
-    renkei = etree.SubElement(
-        etree.SubElement(fault, "detail"),
-        f"{{{ns}}}renkeiFault",
-        nsmap={None: ns},  # type: ignore[dict-item]
-    )
-    for name, text in (("code", code), ("title", title), ("detail", message)):
-        etree.SubElement(renkei, f"{{{ns}}}{name}").text = text
-    body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    body = fault_envelope(code, title, message, client=status < 500)
     return Response(body, status_code=500, media_type=SOAP_CONTENT_TYPE, headers=headers)

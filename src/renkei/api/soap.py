@@ -23,105 +23,41 @@ The answer is the operation's response element; every error is a SOAP 1.1 Fault
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from lxml import etree
 
-from renkei.api.errors import SOAP_CONTENT_TYPE, SOAP_ENV, soap_fault
+from renkei.api.errors import soap_fault
 from renkei.api.exchange import exchange_hub, read_body
 from renkei.errors import RenkeiError
-from renkei.exchange.errors import BadRequest, BodyTooLarge, HubFailed, ServiceNotFound
+from renkei.exchange.errors import BadRequest, BodyTooLarge, ExchangeError, HubFailed
 from renkei.exchange.models import Exchanged, Incoming
+from renkei.exchange.soapcodec import SOAP_CONTENT_TYPE, Operation, operations, read_request, write_response
 from renkei.registry.auth import request_target
-from renkei.spec.errors import InstanceRefused
-from renkei.spec.export.naming import SERVICE_NAMESPACE, soap_action
-from renkei.spec.export.wsdl import build_wsdl, operation_name
-from renkei.spec.models import DataItem, InformationKind, Service, ServiceKind, Spec
-from renkei.spec.xmlcodec import child_elements, element_to_record, local_name, parse_xml, record_to_element
+from renkei.spec.export.wsdl import build_wsdl
+from renkei.spec.models import Spec
 
 router = APIRouter(tags=["exchange"])
 
 SOAP_PATH = "/soap"
-MAX_DEPTH = 32
 _DROPPED = frozenset({"prefer", "content-type", "content-length", "soapaction"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Operation:
-    kind: InformationKind
-    service: Service
-    request: tuple[DataItem, ...]
-    response: tuple[DataItem, ...]
-
-
-def _operations(spec: Spec) -> dict[str, _Operation]:
-    found: dict[str, _Operation] = {}
-    for kind, service in spec.services():
-        if service.kind is not ServiceKind.QUERY:
-            continue
-        request = [spec.request_item(kind, r) for r in service.request]
-        if "person_fugo" in service.request:
-            request.append(spec.parameter("atena_number"))  # the caller's 宛名番号, as over REST
-        response = tuple(kind.item(r) for r in service.response)
-        found[operation_name(service)] = _Operation(kind, service, tuple(request), response)
-    return found
-
-
-def _operations_of(request: Request, spec: Spec) -> dict[str, _Operation]:
+def _operations_of(request: Request, spec: Spec) -> dict[str, Operation]:
     """The hub's SOAP operations, built once per app (kept on ``app.state``, not in a module global)."""
     cached = getattr(request.app.state, "soap_operations", None)
     if cached is None or cached[0] is not spec:
-        cached = (spec, _operations(spec))
+        cached = (spec, operations(spec, atena=True))  # the caller's 宛名番号, as over REST
         request.app.state.soap_operations = cached
-    operations: dict[str, _Operation] = cached[1]
-    return operations
+    known: dict[str, Operation] = cached[1]
+    return known
 
 
 def _fault(error: RenkeiError, headers: dict[str, str] | None = None) -> Response:
     return soap_fault(error.http_status, error.code, type(error).__name__, error.message, headers)
 
 
-def _envelope(payload: etree._Element) -> bytes:
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
-    etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(payload)
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-
-
-def _call(
-    spec: Spec, operations: dict[str, _Operation], body: bytes, action: str | None
-) -> tuple[_Operation, dict[str, Any]]:
-    """The operation and its request items from an envelope; raises a typed error."""
-    try:
-        root = parse_xml(body, max_bytes=len(body), max_depth=MAX_DEPTH)
-    except InstanceRefused as error:
-        raise BadRequest(f"the SOAP envelope is refused: {error.message}") from None
-    except RenkeiError as error:
-        raise BadRequest(f"the SOAP envelope is not well-formed XML: {error.message}") from None
-    if root.tag != f"{{{SOAP_ENV}}}Envelope":
-        raise BadRequest("the document is not a SOAP 1.1 Envelope")
-    bodies = [c for c in child_elements(root) if c.tag == f"{{{SOAP_ENV}}}Body"]
-    payloads = child_elements(bodies[0]) if len(bodies) == 1 else []
-    if len(payloads) != 1:
-        raise BadRequest("the SOAP Body must hold exactly one operation element")
-    payload = payloads[0]
-    name = local_name(payload)
-    operation = operations.get(name)
-    if etree.QName(payload).namespace != SERVICE_NAMESPACE or operation is None:
-        raise ServiceNotFound(f"{name[:64]!r} is not an operation of this hub ({SERVICE_NAMESPACE})")
-    given = (action or "").strip().strip('"')
-    if given and given != soap_action(operation.service.id):
-        raise BadRequest(f"SOAPAction {given[:128]!r} is not the operation {name}'s", header="SOAPAction")
-    try:
-        items = element_to_record(spec, operation.request, payload)
-    except RenkeiError as error:
-        raise BadRequest(f"the {name} element is invalid: {error.message}") from None
-    return operation, dict(items)
-
-
-def _provider_path(headers: Mapping[str, str], operation: _Operation) -> tuple[str, ...]:
+def _provider_path(headers: Mapping[str, str], operation: Operation) -> tuple[str, ...]:
     named = headers.get("x-road-service", "").strip("/")
     parts = tuple(named.split("/")) if named else ()
     if len(parts) == 5:
@@ -139,7 +75,7 @@ def _provider_path(headers: Mapping[str, str], operation: _Operation) -> tuple[s
     return (*parts, operation.service.id)
 
 
-def _render(operation: _Operation, done: Exchanged) -> Response:
+def _render(operation: Operation, done: Exchanged) -> Response:
     headers = {"X-Road-Id": done.message_id, "X-Road-Request-Hash": done.request_hash}
     reply = done.reply
     if reply.problem:
@@ -147,12 +83,11 @@ def _render(operation: _Operation, done: Exchanged) -> Response:
         return soap_fault(
             reply.status, str(fields["code"]), str(fields["title"]), str(fields.get("detail", "")), headers
         )
-    tag = operation_name(operation.service) + "Response"
     try:
-        element = record_to_element(operation.response, reply.body, namespace=SERVICE_NAMESPACE, tag=tag)
+        answer = write_response(operation, reply.body)
     except RenkeiError:
         return _fault(HubFailed("the answer could not be written as SOAP"), headers)
-    return Response(_envelope(element), status_code=200, media_type=SOAP_CONTENT_TYPE, headers=headers)
+    return Response(answer, status_code=200, media_type=SOAP_CONTENT_TYPE, headers=headers)
 
 
 @router.get(SOAP_PATH, summary="The WSDL of the query services (GET /soap?wsdl)")
@@ -168,22 +103,28 @@ async def wsdl(request: Request) -> Response:
 async def call(request: Request) -> Response:
     hub = exchange_hub(request)
     body = await read_body(request, hub.max_body)
-    if body is None:
-        return _fault(BodyTooLarge(f"the body exceeds {hub.max_body} bytes", limit=hub.max_body))
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in _DROPPED}
+    target = request_target(request.scope["raw_path"], request.scope["query_string"])
+    refused = Incoming(method="POST", target=target, path=(), headers=headers, body=body)
+    if body is None:
+        error = BodyTooLarge(f"the body exceeds {hub.max_body} bytes", limit=hub.max_body)
+        return _refused(await hub.refuse(refused, error))
     try:
-        operation, items = _call(
+        operation, items = read_request(
             hub.spec, _operations_of(request, hub.spec), body, request.headers.get("soapaction")
         )
         path = _provider_path(headers, operation)
+    except ExchangeError as error:  # refused before the hub runs: still a row in the message log
+        return _refused(await hub.refuse(refused, error))
     except RenkeiError as error:
         return _fault(error)
-    incoming = Incoming(
-        method="POST",
-        target=request_target(request.scope["raw_path"], request.scope["query_string"]),
-        path=path,
-        headers=headers,
-        body=body,
-        items=items,
-    )
+    incoming = Incoming(method="POST", target=target, path=path, headers=headers, body=body, items=items)
     return _render(operation, await hub.query(incoming))
+
+
+def _refused(done: Exchanged) -> Response:
+    fields = done.reply.body
+    headers = {"X-Road-Id": done.message_id, "X-Road-Request-Hash": done.request_hash}
+    return soap_fault(
+        done.reply.status, str(fields["code"]), str(fields["title"]), str(fields.get("detail", "")), headers
+    )
