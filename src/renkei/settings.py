@@ -24,6 +24,9 @@ class Settings:
     database_url: str | None = None
     """SQLAlchemy URL; the embedded default is an SQLite file in ``data_dir``."""
     log_level: str = "info"
+    delivery_lease_s: float = 60.0
+    """How long a claimed notification delivery stays with the process that claimed it; a process killed
+    mid-push leaves it due again after this (must exceed one attempt's timeout, 10 s)."""
 
     @property
     def effective_database_url(self) -> str:
@@ -38,7 +41,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read ``RENKEI_HOST``, ``RENKEI_PORT``, ``RENKEI_DATA_DIR``, ``RENKEI_DATABASE_URL`` and
-        ``RENKEI_LOG_LEVEL``."""
+        ``RENKEI_LOG_LEVEL`` and ``RENKEI_DELIVERY_LEASE_SECONDS``."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port_text = env.get("RENKEI_PORT", str(defaults.port))
@@ -48,10 +51,20 @@ class Settings:
             raise SettingsInvalid(f"RENKEI_PORT must be a port number, not {port_text!r}") from None
         if not 0 <= port <= 65535:
             raise SettingsInvalid(f"RENKEI_PORT {port} is out of range")
+        lease_text = env.get("RENKEI_DELIVERY_LEASE_SECONDS", str(defaults.delivery_lease_s))
+        try:
+            lease = float(lease_text)
+        except ValueError:
+            raise SettingsInvalid(
+                f"RENKEI_DELIVERY_LEASE_SECONDS must be a number of seconds, not {lease_text!r}"
+            ) from None
+        if not 10 < lease <= 86400:
+            raise SettingsInvalid(f"RENKEI_DELIVERY_LEASE_SECONDS {lease} must be over 10 and at most 86400")
         return cls(
             host=env.get("RENKEI_HOST", defaults.host),
             port=port,
             data_dir=Path(env.get("RENKEI_DATA_DIR", str(defaults.data_dir))),
             database_url=env.get("RENKEI_DATABASE_URL") or None,
             log_level=env.get("RENKEI_LOG_LEVEL", defaults.log_level),
+            delivery_lease_s=lease,
         )

@@ -20,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from renkei.commons.delivery.policy import RetryPolicy
 from renkei.commons.delivery.signing import DELIVERY_HEADER, verify
 from renkei.commons.delivery.worker import DeliveryWorker, delivery_client, running
 from renkei.commons.model import MessageKind, MsgType, Status
 from renkei.commons.ports import AreaFilter, Channel, DeliveryRecord, DeliveryState, SubscriberRecord
 from renkei.commons.service import CommonsService, Draft
+from renkei.net.retry import RetryPolicy
 from renkei.storage.clock import SystemClock
 from renkei.storage.ports import Storage
 from renkei.storage.sql.commons import SqlCommonsStore

@@ -55,7 +55,8 @@ def _incoming(request: Request, path: tuple[str, ...], body: bytes | None) -> In
     )
 
 
-def _render(done: Exchanged) -> Response:
+def render(done: Exchanged) -> Response:
+    """The hub's reply as HTTP: JSON or problem+json, with ``X-Road-Id`` and ``X-Road-Request-Hash``."""
     headers = {"X-Road-Id": done.message_id, "X-Road-Request-Hash": done.request_hash}
     if done.location is not None:
         headers["Location"] = done.location
@@ -78,7 +79,7 @@ def _render(done: Exchanged) -> Response:
 async def result(request: Request, result_id: str) -> Response:
     hub = exchange_hub(request)
     incoming = _incoming(request, ("results", result_id), await read_body(request, hub.max_body))
-    return _render(await hub.result(incoming, result_id))
+    return render(await hub.result(incoming, result_id))
 
 
 @router.api_route(SERVICE_PATH, methods=["POST", "GET"], summary="Query a provider through the hub")
@@ -88,4 +89,4 @@ async def query(
     hub = exchange_hub(request)
     body = await read_body(request, hub.max_body)
     path = (instance, member_class, member_code, subsystem, service)
-    return _render(await hub.query(_incoming(request, path, body)))
+    return render(await hub.query(_incoming(request, path, body)))

@@ -99,11 +99,21 @@ class Gauges:
     """Values read at scrape time, through callables the composition root passes in. Each may be None.
 
     ``deliveries`` returns the Commons deliveries' count by state (``pending``, ``failed`` …);
-    ``audit_tree_size`` the number of records in the access-record log.
+    ``audit_tree_size`` the number of records in the access-record log; ``outbox`` the change-notification
+    outbox's ``depth`` (deliveries not yet done), ``dead_letters`` and ``lag_seconds`` (age of the oldest
+    due delivery).
     """
 
     deliveries: Callable[[], Mapping[str, int]] | None = None
     audit_tree_size: Callable[[], int] | None = None
+    outbox: Callable[[], Mapping[str, float]] | None = None
+
+
+OUTBOX_GAUGES = {
+    "depth": "Change-notification deliveries not yet done (異動通知の未配信).",
+    "dead_letters": "Change-notification deliveries given up, waiting for a replay (配信不能).",
+    "lag_seconds": "Age of the oldest due change-notification delivery, in seconds.",
+}
 
 
 class GaugeCollector(Collector):
@@ -135,6 +145,14 @@ class GaugeCollector(Collector):
                 yield GaugeMetricFamily(
                     "renkei_audit_tree_size", "Records in the access-record log (tree size).", value=size
                 )
+        if self._gauges.outbox is not None:
+            try:
+                outbox = dict(self._gauges.outbox())
+            except Exception:  # as above
+                log.exception("metrics: reading the outbox failed")
+            else:
+                for name, help_text in OUTBOX_GAUGES.items():
+                    yield GaugeMetricFamily(f"renkei_outbox_{name}", help_text, value=float(outbox[name]))
 
     def describe(self) -> Iterator[Metric]:
         # Nothing described up front: registering must not call the app's callables.

@@ -84,7 +84,12 @@ def seed(
     platform = build_platform(settings)
     try:
         report = seed_demo(
-            platform, populations, data_dir=settings.data_dir, base_url=base_url, progress=progress
+            platform,
+            populations,
+            data_dir=settings.data_dir,
+            base_url=base_url,
+            progress=progress,
+            notifications=platform.notifications,
         )
     finally:
         platform.storage.close()

@@ -8,7 +8,8 @@ own edge does that in ``renkei.api.errors``). Mounted under ``/demo/members``::
     POST /demo/members/{団体コード}/{subsystem}/{service}   e.g. /demo/members/131016/u06/income-certificate
          body: the service's request items, the person as the provider organisation's 符号:
          {"person_fugo": "…", "fiscal_year": 2025}
-    POST /demo/members/{団体コード}/{subsystem}/events      a change notification (de-duplicated by event id)
+    POST /demo/members/{団体コード}/{subsystem}/events      a change notification (de-duplicated by event id;
+                                                            with the hub key, the hub's signature is checked)
     GET  /demo/members/{団体コード}/{subsystem}/events      what was received
     GET  /demo/members/                                      the simulated systems and their services
 
@@ -21,7 +22,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from renkei.demo.errors import DemoError, RecordUnknown, RequestInvalid, ServiceUnknown
 from renkei.demo.population import Population
 from renkei.demo.records import UNIT_KINDS, Record, population_records
+from renkei.exchange.signing import verify_hub_signature
 from renkei.identity.errors import IdentityError
 from renkei.identity.models import AtenaNumber, PersonKey
 from renkei.registry.identifiers import SUBSYSTEM_PATTERN
@@ -254,8 +257,18 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return parsed
 
 
-def build_member_app(systems: MemberSystems, inbox: EventInbox | None = None) -> FastAPI:
-    """The HTTP application of the simulated member systems (mount it at ``/demo/members``)."""
+def build_member_app(
+    systems: MemberSystems,
+    inbox: EventInbox | None = None,
+    *,
+    hub_key: bytes | None = None,
+    now: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The HTTP application of the simulated member systems (mount it at ``/demo/members``).
+
+    With ``hub_key`` (the deployment's ``exchange.hub.hmac``) a change notification is taken only with a
+    valid, fresh hub signature (``X-Renkei-Hub-Signature`` over the full path, ±300 s of ``now``), as a
+    real member system would check it; without one, any notification is taken."""
     received = inbox or EventInbox()
     app = FastAPI(
         title="renkei demo: simulated member systems", docs_url=None, redoc_url=None, openapi_url=None
@@ -273,6 +286,12 @@ def build_member_app(systems: MemberSystems, inbox: EventInbox | None = None) ->
     async def notification(code: str, subsystem: str, request: Request) -> JSONResponse:
         systems.municipality(code)
         systems.kind_of(subsystem)
+        if hub_key is not None:
+            raw = await request.body()
+            if not verify_hub_signature(
+                hub_key, dict(request.headers), "POST", request.url.path, raw, int(now())
+            ):
+                raise RequestInvalid("the hub's signature (X-Renkei-Hub-Signature) is missing or invalid")
         event = await _json_body(request)
         event_id = request.headers.get(EVENT_ID_HEADER) or event.get("event_id") or event.get("id")
         if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):

@@ -26,6 +26,8 @@ from renkei.demo.population import (
     generate_population,
 )
 from renkei.demo.records import UNIT_KINDS
+from renkei.exchange.notifications.models import DeliveryMode
+from renkei.exchange.notifications.service import NotificationHub
 from renkei.identity.errors import UnknownPerson
 from renkei.identity.models import BasicInfo, PersonKey
 from renkei.identity.service import IdentityService, LinkageBase
@@ -35,6 +37,7 @@ from renkei.registry.keystore import write_private
 from renkei.registry.service import Enrolment, Registry
 from renkei.spec.models import ServiceKind
 from renkei.storage.ports import Clock
+from renkei.types import UnitNumber
 
 DEMO_DIRECTORY: Final = "demo"
 MANIFEST_FILE: Final = "manifest.json"
@@ -45,6 +48,15 @@ MEMBERS_PATH: Final = "/demo/members"
 DEMO_MUNICIPALITIES: Final = (DEFAULT_MUNICIPALITY, SECOND_MUNICIPALITY)
 """千代田区 and 中央区: always enrolled as organisations with their member systems."""
 JST: Final = timezone(timedelta(hours=9), "JST")
+CHANGE_TOPIC: Final = "resident-changes"
+"""住民異動通知: published by each municipality's 住基 (u01)."""
+CHANGE_SUBSCRIBERS: Final[tuple[tuple[UnitNumber, str, DeliveryMode], ...]] = (
+    (UnitNumber(6), "resident-tax-assessment", DeliveryMode.WEBHOOK),
+    (UnitNumber(10), "nhi-assessment", DeliveryMode.WEBHOOK),
+    (UnitNumber(15), "child-allowance-certification", DeliveryMode.WEBHOOK),
+    (UnitNumber(17), "infant-medical-subsidy", DeliveryMode.POLL),
+)
+"""Who subscribes to 住民異動 in each demo municipality, for which 事務, how: u17 reads the feed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +305,36 @@ def _seed_registry(
     return report
 
 
+def member_events_url(base_url: str, member: MemberId) -> str:
+    """Where a simulated member system receives change notifications: ``…/demo/members/131016/u06/events``."""
+    return member_endpoint(base_url, member) + "/events"
+
+
+def seed_subscriptions(
+    notifications: NotificationHub, organisations: Sequence[OrganisationId], base_url: str
+) -> int:
+    """Subscribe each municipality's u06, u10 and u15 (webhooks at their simulated systems) and u17 (a
+    poller) to its own 住基's 住民異動通知; idempotent. How many subscriptions were written."""
+    written = 0
+    for organisation in organisations:
+        existing = {
+            s.subscriber: s
+            for s in notifications.subscriptions(topic=CHANGE_TOPIC)
+            if s.source == str(organisation)
+        }
+        for unit, purpose, mode in CHANGE_SUBSCRIBERS:
+            member = MemberId(organisation, unit)
+            url = member_events_url(base_url, member) if mode is DeliveryMode.WEBHOOK else None
+            found = existing.get(str(member))
+            if found is not None and (found.mode, found.url, found.purpose) == (mode, url, purpose):
+                continue
+            notifications.subscribe(
+                str(member), CHANGE_TOPIC, mode=mode.value, url=url, purpose=purpose, source=str(organisation)
+            )
+            written += 1
+    return written
+
+
 def _person(linkage: LinkageBase, org: str, atena_number: str) -> PersonKey | None:
     """The person registered under ``org``'s 宛名番号, inside the linkage base (never leaves it)."""
     try:
@@ -366,16 +408,23 @@ def seed_demo(
     data_dir: Path,
     base_url: str = DEFAULT_BASE_URL,
     progress: Progress | None = None,
+    notifications: NotificationHub | None = None,
 ) -> SeedReport:
     """Enrol the demo organisations (千代田区, 中央区 and the populations' municipalities), their member
     systems for units 1, 6, 10, 15 and 17 (keys written under ``DATA_DIR/demo/members/``), the query
-    services each provides at the simulated member systems under ``base_url``, the demo purposes, and every
-    resident of ``populations`` (基本4情報 and 宛名番号). Idempotent."""
+    services each provides at the simulated member systems under ``base_url``, the demo purposes, every
+    resident of ``populations`` (基本4情報 and 宛名番号), and — given ``notifications`` — the subscriptions
+    to each 住基's 住民異動通知 (:func:`seed_subscriptions`). Idempotent."""
     table = MunicipalityTable.load()
     codes = list(dict.fromkeys([*DEMO_MUNICIPALITIES, *(p.municipality.code for p in populations)]))
     if len({p.municipality.code for p in populations}) != len(populations):
         raise PopulationConflict("one population per municipality", field="populations")
     report = _seed_registry(platform, [(c, table.get(c).name) for c in codes], data_dir, base_url)
+    if notifications is not None:
+        organisations = [
+            OrganisationId.of(MemberClass.LG, c, instance=platform.registry.instance) for c in codes
+        ]
+        seed_subscriptions(notifications, organisations, base_url)
     for population in populations:
         report.residents += _seed_residents(platform, population, progress)
     manifest = Manifest(tuple(sorted(PopulationSpec.of(p) for p in populations)), base_url)

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
@@ -140,12 +140,18 @@ class HttpClient:
         max_body: int = 64 * 1024,
         user_agent: str = USER_AGENT,
         ssl_context: ssl.SSLContext | None = None,
+        ssl_context_for: Callable[[str, int], ssl.SSLContext | None] | None = None,
     ) -> None:
+        """``ssl_context_for(host, port)``, when given, picks the TLS context of an ``https`` origin (a
+        federation peer's pinned CA and this hub's client certificate); None falls back to
+        ``ssl_context`` or the default verified context. Connections are pooled per origin, so contexts
+        never mix."""
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
         self._idle_per_origin = idle_per_origin
         self._max_body = max_body
         self._user_agent = _header_value(user_agent)
         self._ssl_context = ssl_context
+        self._ssl_context_for = ssl_context_for
         self._closed = False
 
     async def __aenter__(self) -> HttpClient:
@@ -167,7 +173,11 @@ class HttpClient:
             with contextlib.suppress(OSError, ssl.SSLError):  # the peer already went
                 await connection.writer.wait_closed()
 
-    def _context(self) -> ssl.SSLContext:
+    def _context(self, target: _Target) -> ssl.SSLContext:
+        if self._ssl_context_for is not None:
+            chosen = self._ssl_context_for(target.host, target.port)
+            if chosen is not None:
+                return chosen
         if self._ssl_context is None:
             self._ssl_context = ssl.create_default_context()
         return self._ssl_context
@@ -176,7 +186,11 @@ class HttpClient:
         try:
             if target.scheme == "https":
                 reader, writer = await asyncio.open_connection(
-                    target.host, target.port, ssl=self._context(), server_hostname=target.host, limit=MAX_HEAD
+                    target.host,
+                    target.port,
+                    ssl=self._context(target),
+                    server_hostname=target.host,
+                    limit=MAX_HEAD,
                 )
             else:
                 reader, writer = await asyncio.open_connection(target.host, target.port, limit=MAX_HEAD)

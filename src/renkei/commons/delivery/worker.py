@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Protocol
 
-from renkei.commons.delivery.policy import RetryPolicy
 from renkei.commons.delivery.signal import ChangeSignal
 from renkei.commons.delivery.signing import (
     ALERT_HEADER,
@@ -43,6 +42,7 @@ from renkei.commons.ports import (
     SubscriberRepository,
 )
 from renkei.net.http import HttpClient, HttpPoster, HttpTransportError
+from renkei.net.retry import RetryPolicy
 from renkei.storage.ports import Clock
 
 RECEIPT_MAX = 4000

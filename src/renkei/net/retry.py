@@ -1,4 +1,5 @@
-"""How hard the delivery worker tries: attempts, backoff with jitter, and the time one attempt may take."""
+"""How hard a webhook worker tries: attempts, backoff with jitter, and the time one attempt may take
+(shared by the Commons delivery worker and the exchange's notification worker)."""
 
 from __future__ import annotations
 
