@@ -1,0 +1,397 @@
+"""The integrated DB's storage on SQLAlchemy Core: assertions, bitemporal versions and supersessions.
+
+Every table has a ``tenant`` column that leads its primary key, its foreign keys and its indexes, and every
+statement here constrains it: ``tenant = :tenant`` on each table a statement reads (in its WHERE or, for an
+outer join, its ON clause), and the scope's tenant in every row it inserts. A store is used through
+:meth:`SqlMasterDataStore.scoped`, which fixes the tenant once; callers cannot name another. Nothing is ever
+updated or deleted (``tests/masterdata/test_tenant_scoping.py`` checks both, statement by statement).
+
+Composition: ``SqlMasterDataStore(connection_source(storage))``; the tables register on ``tables.metadata``
+when this module is imported (``storage/sql/schema.py`` imports it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Row,
+    Select,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from renkei.masterdata.errors import MasterDataError, TenantMismatch
+from renkei.masterdata.models import Assertion, NewVersion, ResidentClass, TenantCode, Version
+from renkei.storage.sql.repositories import ConnectionSource, insert_or_ignore
+from renkei.storage.sql.tables import UtcDateTime, metadata
+
+TENANT_LENGTH = 6
+NUMBER_LENGTH = 15
+EVENT_MAX = 128
+TOPIC_MAX = 64
+CODE_MAX = 10
+LOCK_TAG = b"renkei-masterdata-person\x00"
+
+masterdata_assertion = Table(
+    "masterdata_assertion",
+    metadata,
+    Column("tenant", String(TENANT_LENGTH), primary_key=True, comment="全国地方公共団体コード"),
+    Column("event_id", String(EVENT_MAX), primary_key=True),
+    Column("atena_number", String(NUMBER_LENGTH), nullable=False, comment="宛名番号"),
+    Column("position", Integer, nullable=False, comment="arrival order among the person's events"),
+    Column("topic", String(TOPIC_MAX), nullable=False),
+    Column("event_type", String(CODE_MAX), nullable=False, comment="異動事由 / 住登外異動区分"),
+    Column("valid_from", Date, nullable=False, comment="異動日: start of valid time"),
+    Column("occurred", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False, comment="when the master learned it"),
+    Column("resident_class", String(16), nullable=False, comment="住民区分: resident / non_resident"),
+    Column("household_number", String(NUMBER_LENGTH), nullable=True, comment="世帯番号"),
+    Column("active", Boolean, nullable=False, comment="住民 / 転出予定者 / 住登外登録中 on its days"),
+    Column("publisher", String(EVENT_MAX), nullable=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("items", Text, nullable=False, comment="the person's record after the change (JSON)"),
+    UniqueConstraint("tenant", "atena_number", "position"),
+    Index("ix_masterdata_assertion_tenant_household_number", "tenant", "household_number"),
+    comment="統合DB: applied 異動 events, one assertion each (append-only)",
+)
+
+masterdata_version = Table(
+    "masterdata_version",
+    metadata,
+    Column("tenant", String(TENANT_LENGTH), primary_key=True),
+    Column("atena_number", String(NUMBER_LENGTH), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=True, comment="exclusive; NULL: open"),
+    Column("recorded_at", UtcDateTime, nullable=False, comment="start of recorded time"),
+    Column("event_id", String(EVENT_MAX), nullable=False, comment="the assertion that tells it"),
+    ForeignKeyConstraint(
+        ["tenant", "event_id"],
+        ["masterdata_assertion.tenant", "masterdata_assertion.event_id"],
+        name="fk_masterdata_version_assertion",
+    ),
+    Index("ix_masterdata_version_tenant_event_id", "tenant", "event_id"),
+    comment="統合DB: bitemporal versions of each person (append-only)",
+)
+
+masterdata_supersession = Table(
+    "masterdata_supersession",
+    metadata,
+    Column("tenant", String(TENANT_LENGTH), primary_key=True),
+    Column("atena_number", String(NUMBER_LENGTH), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("superseded_at", UtcDateTime, nullable=False, comment="end of the version's recorded time"),
+    Column("event_id", String(EVENT_MAX), nullable=False, comment="the event whose arrival closed it"),
+    ForeignKeyConstraint(
+        ["tenant", "atena_number", "seq"],
+        ["masterdata_version.tenant", "masterdata_version.atena_number", "masterdata_version.seq"],
+        name="fk_masterdata_supersession_version",
+    ),
+    ForeignKeyConstraint(
+        ["tenant", "event_id"],
+        ["masterdata_assertion.tenant", "masterdata_assertion.event_id"],
+        name="fk_masterdata_supersession_assertion",
+    ),
+    comment="統合DB: the closing of a version's recorded interval, added once (append-only)",
+)
+
+TABLES = (masterdata_assertion, masterdata_version, masterdata_supersession)
+
+_a = masterdata_assertion
+_v = masterdata_version
+_s = masterdata_supersession
+
+
+class SqlMasterDataStore:
+    """:class:`~renkei.masterdata.ports.MasterDataStore` on a connection source."""
+
+    def __init__(self, source: ConnectionSource) -> None:
+        self._source = source
+
+    def scoped(self, tenant: TenantCode) -> SqlTenantMaster:
+        return SqlTenantMaster(self._source, tenant)
+
+
+class SqlTenantMaster:
+    """One tenant's master: every statement carries ``tenant = :tenant``."""
+
+    def __init__(self, source: ConnectionSource, tenant: TenantCode) -> None:
+        if not isinstance(tenant, str) or len(tenant) != TENANT_LENGTH or not tenant.isdigit():
+            raise TenantMismatch("テナントが不正です (a scope needs a 6-digit tenant code)")
+        self._source = source
+        self._tenant = tenant
+
+    @property
+    def tenant(self) -> TenantCode:
+        return self._tenant
+
+    @contextmanager
+    def writing(self, atena_number: str) -> Iterator[SqlPersonWriter]:
+        with self._source(True) as connection:
+            if connection.dialect.name == "postgresql":
+                # SQLite serialises writers with BEGIN IMMEDIATE; PostgreSQL needs the person's lock.
+                key = _lock_key(self._tenant, atena_number)
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            yield SqlPersonWriter(connection, self._tenant, atena_number)
+
+    def event(self, event_id: str) -> Assertion | None:
+        with self._source(False) as connection:
+            return _event(connection, self._tenant, event_id)
+
+    def version_at(self, atena_number: str, valid_at: date, known_at: datetime) -> Version | None:
+        query = _versions(self._tenant).where(
+            _v.c.atena_number == atena_number, *_valid_on(valid_at), *_known_at(self._tenant, known_at)
+        )
+        with self._source(False) as connection:
+            rows = connection.execute(query).all()
+        if len(rows) > 1:  # pragma: no cover - the writer keeps the believed line a partition of time
+            raise MasterDataError(
+                "統合DBの版が重複しています (overlapping versions)", tenant=self._tenant, rows=len(rows)
+            )
+        return _version(rows[0]) if rows else None
+
+    def versions(self, atena_number: str) -> list[Version]:
+        query = (
+            _versions(self._tenant)
+            .where(_v.c.atena_number == atena_number)
+            .order_by(_v.c.valid_from, _v.c.recorded_at, _v.c.seq)
+        )
+        with self._source(False) as connection:
+            return [_version(row) for row in connection.execute(query)]
+
+    def household_at(
+        self, household_number: str, valid_at: date, known_at: datetime, *, active_only: bool = True
+    ) -> list[Version]:
+        query = _versions(self._tenant).where(
+            _a.c.household_number == household_number,
+            *_valid_on(valid_at),
+            *_known_at(self._tenant, known_at),
+        )
+        if active_only:
+            query = query.where(_a.c.active.is_(True))
+        query = query.order_by(_v.c.atena_number)
+        with self._source(False) as connection:
+            return [_version(row) for row in connection.execute(query)]
+
+
+class SqlPersonWriter:
+    """:class:`~renkei.masterdata.ports.PersonWriter` inside one write transaction."""
+
+    def __init__(self, connection: Connection, tenant: TenantCode, atena_number: str) -> None:
+        self._connection = connection
+        self._tenant = tenant
+        self._atena = atena_number
+
+    def event(self, event_id: str) -> Assertion | None:
+        return _event(self._connection, self._tenant, event_id)
+
+    def assertions(self) -> list[Assertion]:
+        query = (
+            select(_a)
+            .where(_a.c.tenant == self._tenant, _a.c.atena_number == self._atena)
+            .order_by(_a.c.position)
+        )
+        return [_assertion(row) for row in self._connection.execute(query)]
+
+    def current(self) -> list[Version]:
+        query = (
+            _versions(self._tenant)
+            .where(_v.c.atena_number == self._atena, _s.c.seq.is_(None))
+            .order_by(_v.c.valid_from, _v.c.seq)
+        )
+        return [_version(row) for row in self._connection.execute(query)]
+
+    def next_seq(self) -> int:
+        query = select(func.max(_v.c.seq)).where(
+            _v.c.tenant == self._tenant, _v.c.atena_number == self._atena
+        )
+        last = self._connection.execute(query).scalar()
+        return 0 if last is None else int(last) + 1
+
+    def add_assertion(self, assertion: Assertion) -> bool:
+        if assertion.tenant != self._tenant or assertion.atena_number != self._atena:
+            raise TenantMismatch(
+                f"テナント {self._tenant} の書込みに他のテナントの行は入れられません "
+                f"(a write scoped to tenant {self._tenant} refuses a row of another tenant or person)",
+                tenant=self._tenant,
+                row_tenant=str(assertion.tenant),
+            )
+        values = {
+            "tenant": self._tenant,
+            "event_id": assertion.event_id,
+            "atena_number": self._atena,
+            "position": assertion.position,
+            "topic": assertion.topic,
+            "event_type": assertion.event_type,
+            "valid_from": assertion.valid_from,
+            "occurred": assertion.occurred,
+            "recorded_at": assertion.recorded_at,
+            "resident_class": assertion.resident_class.value,
+            "household_number": assertion.household_number,
+            "active": assertion.active,
+            "publisher": assertion.publisher,
+            "fingerprint": assertion.fingerprint,
+            "items": json.dumps(dict(assertion.items), ensure_ascii=False, separators=(",", ":")),
+        }
+        statement = insert_or_ignore(self._connection, _a, values, ("tenant", "event_id"))
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT here.
+        return self._connection.execute(statement.returning(_a.c.event_id)).first() is not None
+
+    def supersede(self, seqs: Sequence[int], at: datetime, event_id: str) -> None:
+        if not seqs:
+            return
+        open_now = {v.seq for v in self.current()}
+        stray = sorted(set(seqs) - open_now)
+        if stray:
+            raise MasterDataError(
+                "閉じる版がこの宛名の現行版ではありません (only the person's current versions can be closed)",
+                tenant=self._tenant,
+                seqs=stray,
+            )
+        rows = [
+            {
+                "tenant": self._tenant,
+                "atena_number": self._atena,
+                "seq": seq,
+                "superseded_at": at,
+                "event_id": event_id,
+            }
+            for seq in seqs
+        ]
+        self._connection.execute(_s.insert(), rows)
+
+    def add_versions(self, versions: Sequence[NewVersion], at: datetime) -> None:
+        if not versions:
+            return
+        rows = [
+            {
+                "tenant": self._tenant,
+                "atena_number": self._atena,
+                "seq": v.seq,
+                "valid_from": v.segment.valid_from,
+                "valid_to": v.segment.valid_to,
+                "recorded_at": at,
+                "event_id": v.segment.event_id,
+            }
+            for v in versions
+        ]
+        self._connection.execute(_v.insert(), rows)
+
+
+# --- statements ------------------------------------------------------------------------------------------
+
+
+def _versions(tenant: str) -> Select[Any]:
+    """Versions with their assertion and (outer) supersession, all three pinned to ``tenant``."""
+    joined = _v.join(
+        _a, and_(_a.c.tenant == tenant, _a.c.tenant == _v.c.tenant, _a.c.event_id == _v.c.event_id)
+    )
+    joined = joined.outerjoin(
+        _s,
+        and_(
+            _s.c.tenant == tenant,
+            _s.c.tenant == _v.c.tenant,
+            _s.c.atena_number == _v.c.atena_number,
+            _s.c.seq == _v.c.seq,
+        ),
+    )
+    return (
+        select(
+            _v,
+            _s.c.superseded_at,
+            _s.c.event_id.label("superseded_by"),
+            *[c.label(f"a_{c.name}") for c in _a.c],
+        )
+        .select_from(joined)
+        .where(_v.c.tenant == tenant)
+    )
+
+
+def _valid_on(day: date) -> tuple[ColumnElement[bool], ...]:
+    return (_v.c.valid_from <= day, (_v.c.valid_to.is_(None)) | (_v.c.valid_to > day))
+
+
+def _known_at(tenant: str, at: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Recorded by ``at`` and not superseded by then."""
+    later = _s.alias("later")
+    closed = (
+        select(later.c.seq)
+        .where(
+            later.c.tenant == tenant,
+            # Redundant once correlated to the outer row, but it keeps every SELECT pinned on its own.
+            _v.c.tenant == tenant,
+            later.c.tenant == _v.c.tenant,
+            later.c.atena_number == _v.c.atena_number,
+            later.c.seq == _v.c.seq,
+            later.c.superseded_at <= at,
+        )
+        .exists()
+    )
+    return (_v.c.recorded_at <= at, ~closed)
+
+
+def _event(connection: Connection, tenant: str, event_id: str) -> Assertion | None:
+    query = select(_a).where(_a.c.tenant == tenant, _a.c.event_id == event_id)
+    row = connection.execute(query).first()
+    return None if row is None else _assertion(row)
+
+
+def _lock_key(tenant: str, atena_number: str) -> int:
+    digest = hashlib.sha256(LOCK_TAG + f"{tenant}\x00{atena_number}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _assertion(row: Row[Any], prefix: str = "") -> Assertion:
+    m = row._mapping
+    return Assertion(
+        tenant=TenantCode(m[prefix + "tenant"]),
+        event_id=m[prefix + "event_id"],
+        topic=m[prefix + "topic"],
+        event_type=m[prefix + "event_type"],
+        atena_number=m[prefix + "atena_number"],
+        valid_from=m[prefix + "valid_from"],
+        occurred=m[prefix + "occurred"],
+        recorded_at=m[prefix + "recorded_at"],
+        position=m[prefix + "position"],
+        resident_class=ResidentClass(m[prefix + "resident_class"]),
+        household_number=m[prefix + "household_number"],
+        active=bool(m[prefix + "active"]),
+        publisher=m[prefix + "publisher"],
+        fingerprint=m[prefix + "fingerprint"],
+        items=json.loads(m[prefix + "items"]),
+    )
+
+
+def _version(row: Row[Any]) -> Version:
+    m = row._mapping
+    return Version(
+        tenant=TenantCode(m["tenant"]),
+        atena_number=m["atena_number"],
+        seq=m["seq"],
+        valid_from=m["valid_from"],
+        valid_to=m["valid_to"],
+        recorded_from=m["recorded_at"],
+        recorded_to=m["superseded_at"],
+        superseded_by=m["superseded_by"],
+        assertion=_assertion(row, "a_"),
+    )
