@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -16,10 +17,14 @@ from renkei.api import browser, health
 from renkei.api import commons as commons_api
 from renkei.api import directory as directory_api
 from renkei.api import exchange as exchange_api
+from renkei.api import files as files_api
+from renkei.api import masterdata as masterdata_api
+from renkei.api import notifications as notifications_api
 from renkei.api import soap as soap_api
 from renkei.api import spec as spec_api
 from renkei.api.deps import Platform
 from renkei.api.errors import install_error_handlers
+from renkei.api.health import key_file
 from renkei.api.logging import AccessLogMiddleware, RequestIds
 from renkei.api.metrics import Gauges, Metrics, MetricsMiddleware, metrics_router
 from renkei.audit.heads import Ed25519HeadSigner, key_location
@@ -28,17 +33,20 @@ from renkei.audit.service import AuditLog
 from renkei.commons.service import CommonsService
 from renkei.demo.members import EventInbox, MemberSystems, build_member_app
 from renkei.demo.seed import MEMBERS_PATH, demo_directory, load_manifest
+from renkei.demo.soapmember import SOAP_MEMBERS_PATH, build_soap_member_app
+from renkei.exchange.notifications.service import NotificationHub
 from renkei.exchange.service import ExchangeHub
 from renkei.exchange.signing import HUB_KEY_NAME, HubSigner
 from renkei.exchange.transport import HttpTransport
-from renkei.identity.keys import FileKeyStore as IdentityKeyStore
+from renkei.identity.keys import FileKeyStore
 from renkei.identity.numbering import NumberCodec
 from renkei.identity.service import IdentityService, LinkageBase
+from renkei.masterdata.access import MasterDataReader
+from renkei.masterdata.service import MasterData
 from renkei.registry.auth import RequestAuthenticator
 from renkei.registry.ca import CertificateAuthority
 from renkei.registry.directory import Directory
-from renkei.registry.keystore import CA_DIRECTORY
-from renkei.registry.keystore import FileKeyStore as RegistryKeyStore
+from renkei.registry.keystore import CA_DIRECTORY, FileAuthorityStore
 from renkei.registry.service import Registry
 from renkei.settings import Settings
 from renkei.spec.loader import load_spec
@@ -48,9 +56,15 @@ from renkei.storage.ports import Clock
 from renkei.storage.sql.audit import SqlAuditStore
 from renkei.storage.sql.commons import SqlCommonsStore
 from renkei.storage.sql.engine import connection_source, create_storage
-from renkei.storage.sql.exchange import SqlExchangeStore
+from renkei.storage.sql.exchange import SqlExchangeJournal, SqlExchangeStore
 from renkei.storage.sql.identity import SqlIdentityRepository
+from renkei.storage.sql.masterdata import SqlMasterDataStore
+from renkei.storage.sql.notifications import SqlNotificationStore
 from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
+from renkei.storage.sql.tenancy import SqlPeerDirectory
+from renkei.tenancy.asgi import PeerIdentifier, PeerIdentityMiddleware
+from renkei.tenancy.federation import Federation
+from renkei.tenancy.tls import TLS_DIRECTORY, HubTls
 
 #: How often the access-record log publishes a signed tree head (seconds).
 HEAD_INTERVAL = 60.0
@@ -64,24 +78,39 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
     storage = create_storage(settings.effective_database_url)
     storage.spec_releases.record(spec.version, spec.digest, clock.now())
     source = connection_source(storage)
-    authority = CertificateAuthority(RegistryKeyStore(settings.data_dir / CA_DIRECTORY), clock)
+    authority = CertificateAuthority(FileAuthorityStore(settings.data_dir / CA_DIRECTORY), clock)
     registry = Registry(spec, SqlRegistryRepository(source), clock, authority=authority)
     identity_repository = SqlIdentityRepository(source)
-    identity_keys = IdentityKeyStore(settings.data_dir / "keys")
+    identity_keys = FileKeyStore(settings.data_dir / "keys")
     signer = Ed25519HeadSigner.from_file(key_location(settings.data_dir), create=True)
     authenticator = RequestAuthenticator(registry, SqlReplayStore(source), clock)
     audit = AuditLog(SqlAuditStore(source), signer, clock)
     linkage = LinkageBase(identity_repository, identity_keys, clock)
+    exchange_store = SqlExchangeStore(source)
+    hub_signer = HubSigner(identity_keys.secret(HUB_KEY_NAME, 32))
     exchange = ExchangeHub(
         registry,
         authenticator,
         linkage,
         audit,
-        SqlExchangeStore(source),
+        exchange_store,
         HttpTransport(connect_timeout=2.0, read_timeout=10.0),
-        HubSigner(identity_keys.secret(HUB_KEY_NAME, 32)),
+        hub_signer,
         clock,
+        journal=SqlExchangeJournal(source, lambda bound: AuditLog(SqlAuditStore(bound), signer, clock)),
     )
+    notifications = NotificationHub(
+        registry,
+        authenticator,
+        linkage,
+        audit,
+        SqlNotificationStore(source),
+        hub_signer,
+        clock,
+        message_log=exchange_store,
+    )
+    peer_directory = SqlPeerDirectory(source)
+    federation = Federation(peer_directory, registry, authority, clock)
     return Platform(
         settings=settings,
         spec=spec,
@@ -95,7 +124,17 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
         linkage=linkage,
         commons=CommonsService(SqlCommonsStore(source), clock),
         exchange=exchange,
+        notifications=notifications,
+        masterdata=MasterData(SqlMasterDataStore(source), spec, clock),
+        peer_directory=peer_directory,
+        federation=federation,
+        hub_tls=HubTls(federation, authority, settings.data_dir / TLS_DIRECTORY, clock),
     )
+
+
+def _outbox_gauges(notifications: NotificationHub) -> dict[str, float]:
+    stats = notifications.stats()
+    return {"depth": stats.depth, "dead_letters": stats.dead_letters, "lag_seconds": stats.lag_seconds}
 
 
 def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAPI:
@@ -107,7 +146,12 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
         stop = asyncio.Event()
         heads = asyncio.create_task(publish_heads(wired.audit, stop, HEAD_INTERVAL))
         try:
-            async with commons_api.delivery_lifespan(wired.commons):
+            async with (
+                commons_api.delivery_lifespan(wired.commons),
+                notifications_api.delivery_lifespan(
+                    wired.notifications, lease=timedelta(seconds=settings.delivery_lease_s)
+                ),
+            ):
                 yield
         finally:
             stop.set()
@@ -126,6 +170,13 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
     app.state.audit_log = wired.audit
     app.state.commons = wired.commons
     app.state.exchange = wired.exchange
+    app.state.notifications = wired.notifications
+    app.state.outbox_stats = wired.notifications.stats
+    app.state.key_checks = {
+        HUB_KEY_NAME: key_file(settings.data_dir / "keys" / f"{HUB_KEY_NAME}.key", 32),
+        "audit.head-signing": lambda: Ed25519HeadSigner.from_file(key_location(settings.data_dir)),
+    }
+    app.state.masterdata = MasterDataReader(wired.masterdata, wired.authenticator, wired.audit, wired.clock)
     app.state.templates = browser.templates()
     install_error_handlers(app)
     metrics = Metrics(
@@ -135,6 +186,7 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
                 str(k): v for k, v in wired.commons.store.deliveries.count_by_state().items()
             },
             audit_tree_size=lambda: wired.audit.latest_head().tree_size,
+            outbox=lambda: _outbox_gauges(wired.notifications),
         ),
         services={str(s.id) for _, s in wired.spec.services()},
     )
@@ -143,6 +195,8 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
     app.state.request_ids = request_ids
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(AccessLogMiddleware, request_ids=request_ids)
+    # Names the calling peer deployment from its client certificate on the hub-to-hub mTLS listener.
+    app.add_middleware(PeerIdentityMiddleware, identifier=PeerIdentifier(wired.peer_directory, wired.clock))
     app.include_router(metrics_router(metrics))
     for router in (
         health.router,
@@ -151,8 +205,11 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
         directory_api.router,
         # After the directory: its listMethods / allowedMethods share the query route's shape.
         exchange_api.router,
+        notifications_api.router,
+        files_api.router,
         soap_api.router,
         audit_api.router,
+        masterdata_api.router,
         commons_api.router,
         commons_api.pages,
         browser.router,
@@ -163,5 +220,7 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
     if manifest is not None:
         systems = MemberSystems(wired.spec, wired.linkage, manifest.generate())
         inbox = EventInbox(demo_directory(settings.data_dir) / "events")
-        app.mount(MEMBERS_PATH, build_member_app(systems, inbox))
+        hub_key = FileKeyStore(settings.data_dir / "keys").secret(HUB_KEY_NAME, 32)
+        app.mount(MEMBERS_PATH, build_member_app(systems, inbox, hub_key=hub_key))
+        app.mount(SOAP_MEMBERS_PATH, build_soap_member_app(systems, hub_key=hub_key, clock=wired.clock))
     return app

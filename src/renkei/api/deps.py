@@ -8,14 +8,19 @@ from fastapi import Request
 
 from renkei.audit.service import AuditLog
 from renkei.commons.service import CommonsService
+from renkei.exchange.notifications.service import NotificationHub
 from renkei.exchange.service import ExchangeHub
 from renkei.identity.service import IdentityService, LinkageBase
+from renkei.masterdata.service import MasterData
 from renkei.registry.auth import RequestAuthenticator
 from renkei.registry.directory import Directory
 from renkei.registry.service import Registry
 from renkei.settings import Settings
 from renkei.spec.models import Spec
 from renkei.storage.ports import Clock, Storage
+from renkei.tenancy.federation import Federation
+from renkei.tenancy.ports import PeerDirectory
+from renkei.tenancy.tls import HubTls
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,11 @@ class Platform:
     linkage: LinkageBase
     commons: CommonsService
     exchange: ExchangeHub
+    notifications: NotificationHub
+    masterdata: MasterData
+    peer_directory: PeerDirectory
+    federation: Federation
+    hub_tls: HubTls
 
 
 def platform(request: Request) -> Platform:

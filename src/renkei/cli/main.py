@@ -16,6 +16,8 @@ from renkei.cli.audit import app as audit_app
 from renkei.cli.commons import commons_app
 from renkei.cli.demo import demo_app
 from renkei.cli.exchange import exchange_app
+from renkei.cli.federation import federation_app
+from renkei.cli.files import files_app
 from renkei.cli.identity import identity_app
 from renkei.cli.registry import app as registry_app
 from renkei.errors import RenkeiError
@@ -35,6 +37,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(commons_app, name="commons")
 app.add_typer(demo_app, name="demo")
 app.add_typer(exchange_app, name="exchange")
+app.add_typer(files_app, name="files")
+app.add_typer(federation_app, name="federation")
 
 
 class Format(StrEnum):
@@ -71,15 +75,21 @@ def serve(
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default 8080)")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="data directory (default var/)")] = None,
+    federation_port: Annotated[
+        int | None,
+        typer.Option(help="also listen here for peer hubs over mutual TLS (see docs/federation.md)"),
+    ] = None,
 ) -> None:
     """Start the platform: spec browser, OpenAPI docs, health."""
+    import asyncio
+
     import uvicorn
 
+    from renkei.api.logging import configure_logging
     from renkei.app import build_app
+    from renkei.tenancy.serve import federation_server_options, serve_together
 
     settings = Settings.from_env().with_overrides(host=host, port=port, data_dir=data_dir)
-    from renkei.api.logging import configure_logging
-
     application = build_app(settings)
     configure_logging(settings.log_level, request_ids=application.state.request_ids)
     typer.echo(
@@ -88,14 +98,22 @@ def serve(
     )
     # uvicorn's own access log prints raw paths and query strings, which may carry personal data
     # (a 宛名番号 in a GET query): it stays off, and its dictConfig would replace our JSON logging.
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        log_config=None,
-        access_log=False,
-    )
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "log_level": settings.log_level,
+        "log_config": None,
+        "access_log": False,
+    }
+    if federation_port is None:
+        uvicorn.run(application, port=settings.port, **common)
+        return
+    tls = federation_server_options(application.state.platform.hub_tls)
+    typer.echo(f"renkei: peer hubs (mutual TLS) on https://{settings.host}:{federation_port}", err=True)
+    servers = [
+        uvicorn.Server(uvicorn.Config(application, port=settings.port, lifespan="on", **common)),
+        uvicorn.Server(uvicorn.Config(application, port=federation_port, lifespan="off", **common, **tls)),
+    ]
+    asyncio.run(serve_together(servers))
 
 
 @spec_app.command("units")

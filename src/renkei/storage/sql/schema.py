@@ -7,7 +7,28 @@ adds an import here, and keeps its migrations on its own Alembic branch
 
 from __future__ import annotations
 
-from renkei.storage.sql import audit, commons, exchange, identity, registry, tables
+from renkei.storage.sql import (
+    audit,
+    commons,
+    exchange,
+    identity,
+    masterdata,
+    notifications,
+    registry,
+    tables,
+    tenancy,
+)
 from renkei.storage.sql.tables import metadata
 
-__all__ = ["audit", "commons", "exchange", "identity", "metadata", "registry", "tables"]
+__all__ = [
+    "audit",
+    "commons",
+    "exchange",
+    "identity",
+    "masterdata",
+    "metadata",
+    "notifications",
+    "registry",
+    "tables",
+    "tenancy",
+]
