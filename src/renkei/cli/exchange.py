@@ -188,44 +188,35 @@ def call(
         raise typer.BadParameter(exc.message, param_hint="--client") from None
     target = service_target(service_path)
     items = _request_items(data)
-    private_key, certificate = _credentials(member, key, cert, data_dir)
     headers = {
-        "X-Road-Client": str(member),
         "X-Road-Issue": purpose,
         "X-Road-UserId": user_id or _login(),
         "Idempotency-Key": idempotency_key or str(uuid.uuid4()),
-        "Accept": "application/json, application/problem+json",
     }
     if message_id:
         headers["X-Road-Id"] = message_id
     if respond_async:
         headers["Prefer"] = "respond-async"
-    with httpx.Client(base_url=hub.rstrip("/"), timeout=timeout) as http:
-        if method is Method.POST:
-            body = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-            request = http.build_request("POST", target, content=body, headers=headers)
-        else:
-            params = {name: _query_value(value) for name, value in items.items()}
-            request = http.build_request("GET", target, params=params, headers=headers)
-        # Sign what goes on the wire: the request target as httpx encodes it, the exact body bytes.
-        request.headers[SIGNATURE_HEADER] = sign_request(
-            private_key,
-            member,
-            request.method,
-            request.url.raw_path.decode("ascii"),
-            request.content,
-            datetime.now(UTC),
-            certificate=certificate,
-            audience=member.organisation.instance,
-        )
-        try:
-            response = http.send(request)
-        except httpx.HTTPError as exc:
-            typer.echo(f"error: {hub}: {exc}", err=True)
-            raise typer.Exit(1) from None
-    _print_reply(response)
-    raise typer.Exit(0 if response.is_success else 1)
+    body = b""
+    params = None
+    if method is Method.POST:
+        body = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    else:
+        params = {name: _query_value(value) for name, value in items.items()}
+    _send_signed(
+        method.value,
+        target,
+        body,
+        member,
+        headers,
+        key=key,
+        cert=cert,
+        data_dir=data_dir,
+        hub=hub,
+        timeout=timeout,
+        params=params,
+    )
 
 
 def _login() -> str:
@@ -407,6 +398,7 @@ def _send_signed(
     data_dir: Path | None,
     hub: str,
     timeout: float,
+    params: dict[str, str] | None = None,
 ) -> None:
     """Sign one request as ``member``, send it, print the reply; exit 0 on 2xx, else 1."""
     private_key, certificate = _credentials(member, key, cert, data_dir)
@@ -416,7 +408,8 @@ def _send_signed(
         **headers,
     }
     with httpx.Client(base_url=hub.rstrip("/"), timeout=timeout) as http:
-        request = http.build_request(method, target, content=body or None, headers=headers)
+        request = http.build_request(method, target, content=body or None, params=params, headers=headers)
+        # Sign what goes on the wire: the request target as httpx encodes it, the exact body bytes.
         request.headers[SIGNATURE_HEADER] = sign_request(
             private_key,
             member,
