@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -277,20 +277,7 @@ class ExchangeHub:
         claim = NonceClaim(str(evidence.member), evidence.jti, evidence.keep_until)
         if not await self._commits.claim(claim):
             raise InvalidSignature("this signed request was already received", reason=RequestReplayed.code)
-        named = _client_header(incoming.headers)
-        if named is None:
-            raise InvalidClient("X-Road-Client is required (e.g. JP/LG/131016/u17)", header="X-Road-Client")
-        try:
-            client = self._member_id(named)
-        except RenkeiError:
-            raise InvalidClient(f"X-Road-Client {named[:128]!r} is not a member system id") from None
-        if client != evidence.member:
-            raise InvalidClient(
-                f"X-Road-Client {client} is not the member that signed the request ({evidence.member})",
-                client=str(client),
-                signer=str(evidence.member),
-            )
-        return evidence, client
+        return evidence, signed_client(incoming.headers, evidence.member, parse=self._member_id)
 
     async def _process(
         self, incoming: Incoming, ctx: _Context, client: MemberId
@@ -587,6 +574,31 @@ def _loggable(value: str) -> str:
     when it carries a 個人番号 (unauthenticated headers and paths are the caller's to fill)."""
     kept = value[:128]
     return "-" if not kept or contains_individual_number(value) else kept
+
+
+def signed_client(
+    headers: Mapping[str, str],
+    signer: MemberId,
+    *,
+    parse: Callable[[str], MemberId] = MemberId.parse,
+    example: str = "JP/LG/131016/u17",
+) -> MemberId:
+    """The member the request names in ``X-Road-Client`` (or its GovStack synonyms), which must be the
+    member that signed it; ``exchange.client.invalid`` otherwise."""
+    named = _client_header(headers)
+    if named is None:
+        raise InvalidClient(f"X-Road-Client is required (e.g. {example})", header="X-Road-Client")
+    try:
+        client = parse(named)
+    except RenkeiError:
+        raise InvalidClient(f"X-Road-Client {named[:128]!r} is not a member system id") from None
+    if client != signer:
+        raise InvalidClient(
+            f"X-Road-Client {client} is not the member that signed the request ({signer})",
+            client=str(client),
+            signer=str(signer),
+        )
+    return client
 
 
 def _client_header(headers: Mapping[str, str]) -> str | None:

@@ -31,7 +31,6 @@ from renkei.exchange.errors import (
     ExchangeError,
     HubFailed,
     IndividualNumberRefused,
-    InvalidClient,
     InvalidSignature,
     MalformedJson,
     PersonUnknown,
@@ -60,7 +59,7 @@ from renkei.exchange.notifications.models import (
 from renkei.exchange.notifications.payload import EventRenderer, Rendered, body_hash, provision_records
 from renkei.exchange.notifications.ports import NotificationStore
 from renkei.exchange.ports import ExchangeStore
-from renkei.exchange.service import CLIENT_HEADERS, problem_body, request_hash
+from renkei.exchange.service import CLIENT_HEADERS, problem_body, request_hash, signed_client
 from renkei.exchange.signing import HubSigner
 from renkei.identity.scan import contains_individual_number
 from renkei.identity.service import LinkageBase
@@ -772,19 +771,7 @@ class NotificationHub:
             if not error.code.startswith("registry.auth."):
                 raise
             raise InvalidSignature(error.message, reason=error.code) from None
-        named = next((incoming.headers[h] for h in CLIENT_HEADERS if incoming.headers.get(h)), None)
-        if named is None:
-            raise InvalidClient("X-Road-Client is required (e.g. JP/LG/131016/u01)", header="X-Road-Client")
-        try:
-            client = MemberId.parse(named)
-        except RenkeiError:
-            raise InvalidClient(f"X-Road-Client {named[:128]!r} is not a member system id") from None
-        if client != evidence.member:
-            raise InvalidClient(
-                f"X-Road-Client {client} is not the member that signed the request ({evidence.member})",
-                client=str(client),
-                signer=str(evidence.member),
-            )
+        client = signed_client(incoming.headers, evidence.member, example="JP/LG/131016/u01")
         call.client = str(client)
         return client
 
