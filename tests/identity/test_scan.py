@@ -89,6 +89,6 @@ def test_no_hex_digest_is_a_number(raw: bytes) -> None:
 
 def test_megabytes_of_hex_are_scanned_in_linear_time() -> None:
     hostile = ("ab" + VALID) * 150_000  # 2.1 MB: a valid candidate every 14 characters
-    began = time.perf_counter()
+    began = time.thread_time()
     assert not contains_individual_number(hostile)
-    assert time.perf_counter() - began < 5.0
+    assert time.thread_time() - began < 5.0
