@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,6 +13,9 @@ from renkei.errors import InvalidInput
 
 class SettingsInvalid(InvalidInput):
     code = "settings.invalid"
+
+
+_DEPLOYMENT = re.compile(r"[A-Z][A-Z0-9-]{0,31}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,9 @@ class Settings:
     delivery_lease_s: float = 60.0
     """How long a claimed notification delivery stays with the process that claimed it; a process killed
     mid-push leaves it due again after this (must exceed one attempt's timeout, 10 s)."""
+    linkage_base: str | None = None
+    """The peer deployment (``DC1``) that is the linkage base (情報連携基盤) issuing 符号 for this one;
+    None: this deployment is its own linkage base."""
 
     @property
     def effective_database_url(self) -> str:
@@ -41,7 +48,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read ``RENKEI_HOST``, ``RENKEI_PORT``, ``RENKEI_DATA_DIR``, ``RENKEI_DATABASE_URL`` and
-        ``RENKEI_LOG_LEVEL`` and ``RENKEI_DELIVERY_LEASE_SECONDS``."""
+        ``RENKEI_LOG_LEVEL``, ``RENKEI_DELIVERY_LEASE_SECONDS`` and ``RENKEI_LINKAGE_BASE``."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port_text = env.get("RENKEI_PORT", str(defaults.port))
@@ -60,6 +67,11 @@ class Settings:
             ) from None
         if not 10 < lease <= 86400:
             raise SettingsInvalid(f"RENKEI_DELIVERY_LEASE_SECONDS {lease} must be over 10 and at most 86400")
+        linkage_base = env.get("RENKEI_LINKAGE_BASE") or None
+        if linkage_base is not None and not _DEPLOYMENT.fullmatch(linkage_base):
+            raise SettingsInvalid(
+                f"RENKEI_LINKAGE_BASE must be a peer deployment id like DC1, not {linkage_base[:40]!r}"
+            )
         return cls(
             host=env.get("RENKEI_HOST", defaults.host),
             port=port,
@@ -67,4 +79,5 @@ class Settings:
             database_url=env.get("RENKEI_DATABASE_URL") or None,
             log_level=env.get("RENKEI_LOG_LEVEL", defaults.log_level),
             delivery_lease_s=lease,
+            linkage_base=linkage_base,
         )

@@ -5,6 +5,7 @@
     renkei federation trust dc2.json --expect-fingerprint 3f1c…   # DC2's list, checked
     renkei federation peers --format json
     renkei federation forget DC2
+    renkei federation acquire --org JP/LG/131024      # 符号 from the linkage base (RENKEI_LINKAGE_BASE)
 
 The database and data directory are the deployment's (``--data-dir`` / ``--database-url``, else
 ``RENKEI_*``); the CA is the registry's (``DATA_DIR/registry/ca``), the hub's TLS certificate and key go to
@@ -13,6 +14,7 @@ The database and data directory are the deployment's (``--data-dir`` / ``--datab
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -27,6 +29,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from renkei.identity.errors import LinkageNotConfigured
+from renkei.identity.federated import AcquireReport, RemoteLinkage
+from renkei.identity.keys import FileKeyStore
+from renkei.identity.models import PersonKey
+from renkei.identity.service import LinkageBase
+from renkei.net.http import HttpClient
 from renkei.registry.ca import CertificateAuthority
 from renkei.registry.identifiers import MemberId
 from renkei.registry.keystore import CA_DIRECTORY, FileAuthorityStore
@@ -34,9 +42,12 @@ from renkei.registry.models import MemberSystem, Organisation
 from renkei.settings import Settings
 from renkei.storage.clock import SystemClock
 from renkei.storage.sql.engine import connection_source, create_storage
+from renkei.storage.sql.identity import SqlIdentityRepository
 from renkei.storage.sql.registry import SqlRegistryRepository
+from renkei.storage.sql.repositories import ConnectionSource
 from renkei.storage.sql.tenancy import SqlPeerDirectory
 from renkei.tenancy.federation import Federation
+from renkei.tenancy.link import PeerLink
 from renkei.tenancy.models import Peer
 from renkei.tenancy.tls import TLS_DIRECTORY, HubTls
 
@@ -59,6 +70,13 @@ class Options:
 class Opened:
     federation: Federation
     tls: HubTls
+    source: ConnectionSource
+    data_dir: Path
+
+    def linkage(self) -> LinkageBase:
+        """The deployment's linkage base (built on demand: its key store creates keys on first use)."""
+        keys = FileKeyStore(self.data_dir / "keys")
+        return LinkageBase(SqlIdentityRepository(self.source), keys, SystemClock())
 
 
 class RegistryView:
@@ -104,7 +122,8 @@ def opened(ctx: typer.Context) -> Iterator[Opened]:
         authority = CertificateAuthority(FileAuthorityStore(settings.data_dir / CA_DIRECTORY), clock)
         registry = RegistryView(SqlRegistryRepository(source))
         federation = Federation(SqlPeerDirectory(source), registry, authority, clock)
-        yield Opened(federation, HubTls(federation, authority, settings.data_dir / TLS_DIRECTORY, clock))
+        tls = HubTls(federation, authority, settings.data_dir / TLS_DIRECTORY, clock)
+        yield Opened(federation, tls, source, settings.data_dir)
 
 
 def peer_record(peer: Peer) -> dict[str, Any]:
@@ -199,3 +218,53 @@ def forget(
     with opened(ctx) as o:
         o.federation.forget(deployment)
     typer.echo(f"forgot {deployment}")
+
+
+#: Batch answers carry up to 1,000 符号 (≈ 35 KiB); leave room.
+ANSWER_LIMIT = 1 << 20
+
+
+async def acquire_from_base(
+    tls: HubTls,
+    base: Peer,
+    linkage: LinkageBase,
+    org: str,
+    persons: list[tuple[PersonKey, str]],
+    *,
+    timeout: float,
+) -> AcquireReport:
+    """Acquire ``org``'s 符号 for ``persons`` from ``base`` over mutual TLS and adopt them locally."""
+    async with HttpClient(ssl_context_for=tls.context_for, max_body=ANSWER_LIMIT) as client:
+        remote = RemoteLinkage(PeerLink(client, timeout=timeout), lambda: base, local=linkage)
+        return await remote.acquire_for(org, persons)
+
+
+@federation_app.command("acquire")
+def acquire(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Option(help="the organisation whose 符号 to acquire, e.g. JP/LG/131024")],
+    base: Annotated[
+        str | None, typer.Option(help="the linkage base peer (default: RENKEI_LINKAGE_BASE)")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, max=600, help="seconds per request to the base")] = 60.0,
+) -> None:
+    """符号取得: for every person of ORG here with a 住民票コード and a 宛名番号, acquire ORG's 符号 from the
+    linkage base and adopt it; prints the counts."""
+    options = ctx.find_object(Options)
+    assert options is not None
+    base_id = base or options.settings.linkage_base
+    if base_id is None:
+        raise LinkageNotConfigured(
+            "この環境自身が情報連携基盤です (this deployment is its own linkage base: set"
+            " RENKEI_LINKAGE_BASE or --base to the peer that issues 符号)"
+        )
+    with opened(ctx) as o:
+        peer = o.federation.peer(base_id)
+        linkage = o.linkage()
+        persons = list(linkage.resident_codes_at(org))
+        report = asyncio.run(acquire_from_base(o.tls, peer, linkage, org, persons, timeout=timeout))
+    typer.echo(f"acquired\t{report.acquired}")
+    typer.echo(f"already held\t{report.already_held}")
+    typer.echo(f"unknown at base\t{report.unknown_at_base}")
+    typer.echo(f"conflicts\t{report.conflicts}")
+    typer.echo(f"{report.total} persons of {org}, linkage base {peer.deployment}", err=True)

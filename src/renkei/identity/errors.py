@@ -133,3 +133,87 @@ class KeyStoreError(IdentityError):
 
     code = "identity.keystore.failed"
     http_status = 500
+
+
+# --- 住民票コード and the linkage base across deployments ------------------------------------------------
+
+
+class ResidentCodeInvalid(IdentityError, InvalidInput):
+    """A 住民票コード that is not 11 half-width digits (``detail["reason"]``: ``length``, ``non_digit``,
+    ``full_width_digits``). The code itself is never in the message or detail."""
+
+    code = "identity.resident_code.invalid"
+    http_status = 400
+
+
+class ResidentCodeConflict(IdentityError):
+    """The 住民票コード is registered to another person, or the person already has another one."""
+
+    code = "identity.resident_code.conflict"
+    http_status = 409
+
+
+class FugoInvalid(IdentityError, InvalidInput):
+    """A 符号 that is not 32 base32 characters (``A``–``Z``, ``2``–``7``)."""
+
+    code = "identity.fugo.invalid"
+    http_status = 400
+
+
+class FugoConflict(IdentityError):
+    """Adopting a base-issued 符号 failed: the person already holds another 符号 at the organisation in
+    this generation, or the 符号 already names another person there."""
+
+    code = "identity.fugo.conflict"
+    http_status = 409
+
+
+class LinkageError(IdentityError):
+    """Root of the cross-deployment linkage base's errors."""
+
+    code = "identity.linkage.error"
+    http_status = 500
+
+
+class LinkageForbidden(LinkageError):
+    """The caller is not a trusted peer hub over mutual TLS (``reason`` ``not_a_peer``), or asks for an
+    organisation its trust list does not host (``reason`` ``organisation_not_hosted``)."""
+
+    code = "identity.linkage.forbidden"
+    http_status = 403
+
+
+class NotLinkageBase(LinkageError):
+    """This deployment is not the linkage base: another deployment issues 符号 (``RENKEI_LINKAGE_BASE``)."""
+
+    code = "identity.linkage.not_base"
+    http_status = 409
+
+
+class LinkageNotConfigured(LinkageError):
+    """An operation that needs a remote linkage base, at a deployment that is its own base."""
+
+    code = "identity.linkage.not_configured"
+    http_status = 409
+
+
+class UnknownResident(LinkageError, NotFound):
+    """No person with this 住民票コード at the linkage base."""
+
+    code = "identity.linkage.unknown_resident"
+    http_status = 404
+
+
+class BatchTooLarge(LinkageError, InvalidInput):
+    """A batch with no items or more than the limit (``detail["limit"]``)."""
+
+    code = "identity.linkage.batch_invalid"
+    http_status = 400
+
+
+class LinkageRefused(LinkageError):
+    """The linkage base answered with an error; ``detail["base_code"]`` is its stable code (e.g.
+    ``identity.linkage.forbidden``), ``detail["status"]`` its HTTP status."""
+
+    code = "identity.linkage.refused"
+    http_status = 502

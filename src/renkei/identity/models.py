@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import NewType
 
-from renkei.identity.errors import BasicInfoInvalid, OrganisationInvalid
+from renkei.identity.errors import BasicInfoInvalid, FugoInvalid, OrganisationInvalid, ResidentCodeInvalid
 from renkei.japanese.checkdigit import is_valid_corporate_number, is_valid_local_government_code
 
 PersonKey = NewType("PersonKey", str)
@@ -27,6 +27,10 @@ ORG_MAX = 64
 ATENA_MAX = 32
 NAME_MAX = 200
 ADDRESS_MAX = 400
+
+RESIDENT_CODE_LENGTH = 11
+_FUGO = re.compile(r"[A-Z2-7]{32}")
+_FULL_WIDTH_DIGITS = frozenset("０１２３４５６７８９")
 
 _GOV = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _ATENA = re.compile(r"[0-9A-Za-z-]{1,32}")
@@ -63,6 +67,33 @@ def parse_atena(text: str) -> AtenaNumber:
     if not _ATENA.fullmatch(text):
         raise BasicInfoInvalid("a 宛名番号 is 1 to 32 ASCII letters, digits or hyphens", field="atena_number")
     return AtenaNumber(text)
+
+
+def parse_resident_code(text: str) -> str:
+    """Return ``text`` if it has the form of a 住民票コード: 11 half-width digits.
+
+    Only the form is checked: the check digit's formula (住民基本台帳法施行規則 第1条, 平成14年総務省
+    告示第436号) could not be verified from a public source here, so none is computed (docs/identity.md).
+    Errors never carry the code, only the reason.
+    """
+    if len(text) != RESIDENT_CODE_LENGTH:
+        raise ResidentCodeInvalid(
+            "a 住民票コード is 11 half-width digits (wrong length)", reason="length", length=len(text)
+        )
+    if text.isascii() and text.isdigit():
+        return text
+    if all((c.isascii() and c.isdigit()) or c in _FULL_WIDTH_DIGITS for c in text):
+        raise ResidentCodeInvalid(
+            "a 住民票コード is 11 half-width digits (full-width digits given)", reason="full_width_digits"
+        )
+    raise ResidentCodeInvalid("a 住民票コード is 11 half-width digits (non-digit given)", reason="non_digit")
+
+
+def parse_fugo(text: str) -> Fugo:
+    """Return ``text`` as a :data:`Fugo` if it is 32 base32 characters (``A``–``Z``, ``2``–``7``)."""
+    if not _FUGO.fullmatch(text):
+        raise FugoInvalid("a 符号 is 32 base32 characters (A-Z, 2-7)", field="fugo")
+    return Fugo(text)
 
 
 class Sex(StrEnum):
@@ -134,6 +165,22 @@ class FugoRecord:
     generation: int
     fugo: Fugo
     valid_from: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentCodeRecord:
+    """A person's 住民票コード as the base stores it: a keyed digest to find the person by, and the code
+    sealed (AES-256-GCM) so that this deployment can present it to a remote linkage base. Never in clear."""
+
+    person_key: PersonKey
+    digest: str
+    """HMAC-SHA-256 of the code under the key ``identity.resident-code``, 64 hex digits."""
+    sealed: str
+    """base64url(nonce ‖ AES-256-GCM(code)) under the key ``identity.resident-code.seal``."""
+    registered_at: datetime
+
+    def __repr__(self) -> str:
+        return f"ResidentCodeRecord(person_key={self.person_key!r}, <sealed>)"
 
 
 @dataclass(frozen=True, slots=True)

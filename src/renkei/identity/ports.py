@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from renkei.identity.models import (
     Organisation,
     OrgId,
     PersonKey,
+    ResidentCodeRecord,
 )
 
 
@@ -93,6 +95,21 @@ class IdentityRepository(Protocol):
 
     def fugo_of(self, person_key: PersonKey, org: OrgId, generation: int) -> FugoRecord | None: ...
 
+    def fugos_of(
+        self, person_keys: Sequence[PersonKey], org: OrgId, generation: int
+    ) -> dict[PersonKey, FugoRecord]:
+        """The stored 符号 of those persons at ``org`` in ``generation`` (one query per few hundred)."""
+        ...
+
+    def fugo_holders(self, org: OrgId, generation: int, fugos: Sequence[Fugo]) -> dict[Fugo, PersonKey]:
+        """Who holds each of ``fugos`` at ``org`` in ``generation``, for those that are stored."""
+        ...
+
+    def put_fugos(self, records: Sequence[FugoRecord]) -> dict[PersonKey, FugoRecord]:
+        """Store ``records`` in one transaction; a record whose person already has a 符号 there, or whose
+        符号 is already another person's, is skipped. Returns what stands afterwards for those persons."""
+        ...
+
     def find_fugo(self, org: OrgId, fugo: Fugo) -> list[FugoRecord]:
         """The records of ``fugo`` at ``org``, newest generation first."""
         ...
@@ -107,6 +124,25 @@ class IdentityRepository(Protocol):
     def person_by_local_id(self, org: OrgId, atena: AtenaNumber) -> PersonKey | None: ...
 
     def local_id_of(self, org: OrgId, person_key: PersonKey) -> AtenaNumber | None: ...
+
+    # --- 住民票コード (keyed, never in clear) ---
+
+    def put_resident_code(self, record: ResidentCodeRecord) -> None:
+        """Register the person's 住民票コード (idempotent for the same person and digest).
+
+        Raises ``identity.resident_code.conflict`` if the digest belongs to another person or the person
+        already has another one.
+        """
+        ...
+
+    def persons_by_resident_digests(self, digests: Sequence[str]) -> dict[str, PersonKey]:
+        """The persons behind those of ``digests`` that are registered (digest → person key)."""
+        ...
+
+    def resident_codes_at(self, org: OrgId, after: PersonKey | None, limit: int) -> list[ResidentCodeRecord]:
+        """Up to ``limit`` records of persons who have both a 住民票コード and a 宛名番号 at ``org``, by
+        person key, starting after ``after`` (keyset paging)."""
+        ...
 
     # --- cards and logins ---
 

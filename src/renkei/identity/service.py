@@ -13,11 +13,21 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from renkei.identity.errors import UnknownNumber, UnknownOrganisation, UnknownPerson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from renkei.identity.errors import (
+    FugoConflict,
+    IdentityError,
+    UnknownNumber,
+    UnknownOrganisation,
+    UnknownPerson,
+)
 from renkei.identity.keys import FUGO_KEY
 from renkei.identity.models import (
     AtenaNumber,
@@ -29,8 +39,11 @@ from renkei.identity.models import (
     Organisation,
     OrgId,
     PersonKey,
+    ResidentCodeRecord,
     parse_atena,
+    parse_fugo,
     parse_org,
+    parse_resident_code,
 )
 from renkei.identity.numbering import INDIVIDUAL_BASE_DIGITS, INDIVIDUAL_SEQUENCE, NumberCodec
 from renkei.identity.ports import IdentityRepository, KeyStore
@@ -42,6 +55,13 @@ FUGO_BYTES = 20
 """160 bits of HMAC-SHA-256 output: 32 base32 characters, no padding."""
 FUGO_LENGTH = 32
 DEFAULT_GRACE = timedelta(days=30)
+RESIDENT_CODE_KEY = "identity.resident-code"
+"""HMAC key of the 住民票コード digests (the lookup key; the code is never stored in clear)."""
+RESIDENT_CODE_SEAL_KEY = "identity.resident-code.seal"
+"""AES-256-GCM key of the sealed 住民票コード (so that a non-base deployment can present it to the base)."""
+_RESIDENT_CODE_CONTEXT = b"renkei-resident-code-v1\x00"
+_SEAL_NONCE = 12
+RESIDENT_CODE_PAGE = 1000
 
 
 def new_person_key() -> PersonKey:
@@ -168,6 +188,8 @@ class LinkageBase:
     ) -> None:
         self._repository = repository
         self._key = keys.secret(FUGO_KEY, 32)
+        self._code_key = keys.secret(RESIDENT_CODE_KEY, 32)
+        self._seal = AESGCM(keys.secret(RESIDENT_CODE_SEAL_KEY, 32))
         self._clock = clock
         self._grace = grace
         self._ttl = cache_ttl
@@ -279,6 +301,174 @@ class LinkageBase:
             self._written()
         log.info("identity: 符号 of %s rotated to generation %d", rotated.org, rotated.generation)
         return rotated
+
+    # --- 住民票コード: how a linkage base finds a person for a 符号 request (never the 個人番号) ---
+
+    def register_resident_code(self, person_key: PersonKey, resident_code: str) -> None:
+        """Record the person's 住民票コード: a keyed digest to find them by, and a sealed copy this
+        deployment can present to a remote linkage base. Idempotent; another person's code, or a second
+        code for the person, is ``identity.resident_code.conflict``. The code never reaches a log or error."""
+        code = parse_resident_code(resident_code)
+        if not self._repository.person_exists(person_key):
+            raise UnknownPerson("no person with this key", person_key=person_key)
+        nonce = secrets.token_bytes(_SEAL_NONCE)
+        sealed = nonce + self._seal.encrypt(nonce, code.encode("ascii"), person_key.encode("ascii"))
+        record = ResidentCodeRecord(
+            person_key=person_key,
+            digest=self._resident_digest(code),
+            sealed=base64.urlsafe_b64encode(sealed).decode("ascii"),
+            registered_at=self._clock.now(),
+        )
+        self._repository.put_resident_code(record)
+
+    def person_by_resident_code(self, resident_code: str) -> PersonKey | None:
+        """The person registered with this 住民票コード, or None."""
+        return self.persons_by_resident_codes([resident_code])[0]
+
+    def persons_by_resident_codes(self, resident_codes: Sequence[str]) -> list[PersonKey | None]:
+        """For each 住民票コード, in order, the person registered with it or None (one query)."""
+        digests = [self._resident_digest(parse_resident_code(code)) for code in resident_codes]
+        found = self._repository.persons_by_resident_digests(digests)
+        return [found.get(digest) for digest in digests]
+
+    def resident_codes_at(self, org: str) -> Iterator[tuple[PersonKey, str]]:
+        """Every person with a 住民票コード and a 宛名番号 at ``org``, with the code unsealed: what this
+        deployment presents to the linkage base to acquire the organisation's 符号."""
+        organisation = self._organisation(org)
+        after: PersonKey | None = None
+        while True:
+            page = self._repository.resident_codes_at(organisation.org, after, RESIDENT_CODE_PAGE)
+            for record in page:
+                yield record.person_key, self._unseal(record)
+            if len(page) < RESIDENT_CODE_PAGE:
+                return
+            after = page[-1].person_key
+
+    def _resident_digest(self, code: str) -> str:
+        return hmac.new(
+            self._code_key, _RESIDENT_CODE_CONTEXT + code.encode("ascii"), hashlib.sha256
+        ).hexdigest()
+
+    def _unseal(self, record: ResidentCodeRecord) -> str:
+        try:
+            raw = base64.urlsafe_b64decode(record.sealed.encode("ascii"))
+            code = self._seal.decrypt(raw[:_SEAL_NONCE], raw[_SEAL_NONCE:], record.person_key.encode("ascii"))
+        except (InvalidTag, ValueError):  # another key, or an altered row
+            raise IdentityError(
+                "a sealed 住民票コード does not open with this deployment's key", person_key=record.person_key
+            ) from None
+        return code.decode("ascii")
+
+    # --- 符号 issued by another deployment (the linkage base) ---
+
+    def ensure_organisation(self, org: str) -> Organisation:
+        """The organisation, registered first if this base does not know it yet."""
+        try:
+            return self._organisation(org)
+        except UnknownOrganisation:
+            return self.register_organisation(org)
+
+    def person_by_local_id(self, org: str, atena_number: str) -> PersonKey | None:
+        """The person registered under ``org``'s 宛名番号, if any (nothing derived or stored)."""
+        organisation = self._organisation(org)
+        atena = parse_atena(atena_number)
+        found: PersonKey | None = self._lookup(
+            ("local", organisation.org, atena),
+            lambda: self._repository.person_by_local_id(organisation.org, atena),
+        )
+        return found
+
+    def held_fugo(self, org: str, person_key: PersonKey) -> Fugo | None:
+        """The 符号 stored for the person at ``org`` in its current generation, if any (nothing derived)."""
+        organisation = self._organisation(org)
+        record = self._repository.fugo_of(person_key, organisation.org, organisation.generation)
+        return None if record is None else record.fugo
+
+    def fugos_for(self, org: str, person_keys: Sequence[PersonKey]) -> list[Fugo]:
+        """:meth:`fugo_for` for many persons of this base at once (one read, one write transaction)."""
+        organisation = self._organisation(org)
+        stored = self._repository.fugos_of(person_keys, organisation.org, organisation.generation)
+        now = self._clock.now()
+        missing = [
+            FugoRecord(
+                p,
+                organisation.org,
+                organisation.generation,
+                derive_fugo(self._key, p, organisation.org, organisation.generation),
+                now,
+            )
+            for p in dict.fromkeys(person_keys)
+            if p not in stored
+        ]
+        stored.update(self._repository.put_fugos(missing))
+        return [stored[p].fugo for p in person_keys]
+
+    def adopt_fugos(self, org: str, pairs: Sequence[tuple[PersonKey, Fugo]]) -> list[str]:
+        """:meth:`adopt_fugo` for many persons at once; per pair, in order, ``"acquired"`` (stored now),
+        ``"already_held"`` (the person held exactly this 符号) or ``"conflicts"`` (instead of raising
+        ``identity.fugo.conflict``)."""
+        organisation = self._organisation(org)
+        persons = [person for person, _ in pairs]
+        adopted = [parse_fugo(fugo) for _, fugo in pairs]
+        held = self._repository.fugos_of(persons, organisation.org, organisation.generation)
+        holders = self._repository.fugo_holders(organisation.org, organisation.generation, adopted)
+        outcomes: list[str] = []
+        wanted: dict[PersonKey, Fugo] = {}
+        claimed: dict[Fugo, PersonKey] = {}
+        now = self._clock.now()
+        for person, fugo in zip(persons, adopted, strict=True):
+            record = held.get(person)
+            holder = holders.get(fugo, claimed.get(fugo))
+            if record is not None:
+                outcomes.append("already_held" if record.fugo == fugo else "conflicts")
+            elif (holder is not None and holder != person) or wanted.get(person, fugo) != fugo:
+                outcomes.append("conflicts")
+            else:
+                wanted[person] = fugo
+                claimed[fugo] = person
+                outcomes.append("acquired")
+        records = [
+            FugoRecord(p, organisation.org, organisation.generation, f, now) for p, f in wanted.items()
+        ]
+        stood = self._repository.put_fugos(records)
+        for index, (person, fugo) in enumerate(zip(persons, adopted, strict=True)):
+            if outcomes[index] == "acquired" and (person not in stood or stood[person].fugo != fugo):
+                outcomes[index] = "conflicts"  # another writer came first
+        return outcomes
+
+    def adopt_fugo(self, org: str, person_key: PersonKey, fugo: str) -> None:
+        """Store ``fugo``, issued by the linkage base, as ``org``'s current-generation 符号 of this
+        deployment's person: afterwards :meth:`resolve` finds the person by it and :meth:`fugo_for` returns
+        it. Idempotent; ``identity.fugo.conflict`` when the person already holds another 符号 in that
+        generation or the 符号 names another person there."""
+        organisation = self._organisation(org)
+        adopted = parse_fugo(fugo)
+        if not self._repository.person_exists(person_key):
+            raise UnknownPerson("no person with this key", person_key=person_key)
+        held = self._repository.fugo_of(person_key, organisation.org, organisation.generation)
+        if held is not None and held.fugo != adopted:
+            raise FugoConflict(
+                "the person already holds another 符号 at this organisation in this generation",
+                org=organisation.org,
+                reason="person_holds_another",
+            )
+        if held is None:
+            for record in self._repository.find_fugo(organisation.org, adopted):
+                if record.generation == organisation.generation and record.person_key != person_key:
+                    raise FugoConflict(
+                        "this 符号 already names another person at this organisation",
+                        org=organisation.org,
+                        reason="fugo_names_another",
+                    )
+            record = FugoRecord(
+                person_key, organisation.org, organisation.generation, adopted, self._clock.now()
+            )
+            if self._repository.put_fugo(record).fugo != adopted:  # another writer came first
+                raise FugoConflict(
+                    "the person already holds another 符号 at this organisation in this generation",
+                    org=organisation.org,
+                    reason="person_holds_another",
+                )
 
     def _organisation(self, org: str) -> Organisation:
         parsed = parse_org(org)

@@ -7,6 +7,7 @@ holds a number either; persons are linked by a random internal key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from renkei.identity.errors import LocalIdConflict, SequenceExhausted, UnknownCard, UnknownPerson
+from renkei.identity.errors import (
+    LocalIdConflict,
+    ResidentCodeConflict,
+    SequenceExhausted,
+    UnknownCard,
+    UnknownPerson,
+)
 from renkei.identity.models import (
     ADDRESS_MAX,
     ATENA_MAX,
@@ -42,6 +49,7 @@ from renkei.identity.models import (
     Organisation,
     OrgId,
     PersonKey,
+    ResidentCodeRecord,
     Sex,
 )
 from renkei.storage.errors import StorageConflict, StorageError
@@ -157,6 +165,21 @@ identity_login_nonce = Table(
     comment="Card login challenges: single use, with expiry",
 )
 
+_IN_CHUNK = 500
+"""Values per ``IN (…)`` list: well under SQLite's bound-parameter limit."""
+DIGEST_LENGTH = 64
+SEALED_MAX = 96
+
+identity_resident_code = Table(
+    "identity_resident_code",
+    metadata,
+    Column("person_key", String(KEY_LENGTH), ForeignKey("identity_person.person_key"), primary_key=True),
+    Column("code_digest", String(DIGEST_LENGTH), nullable=False, unique=True),
+    Column("code_sealed", String(SEALED_MAX), nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
+    comment="住民票コード per person: HMAC digest (lookup) and AES-GCM sealed copy, never in clear",
+)
+
 LINKAGE_TABLES = (
     identity_sequence,
     identity_person,
@@ -166,6 +189,7 @@ LINKAGE_TABLES = (
     identity_local_id,
     identity_card,
     identity_login_nonce,
+    identity_resident_code,
 )
 """Every identity table except the numbering table (what the leak test scans)."""
 
@@ -425,6 +449,65 @@ class SqlIdentityRepository:
             ).first()
         return None if row is None else _fugo(row)
 
+    def fugos_of(
+        self, person_keys: Sequence[PersonKey], org: OrgId, generation: int
+    ) -> dict[PersonKey, FugoRecord]:
+        found: dict[PersonKey, FugoRecord] = {}
+        unique = sorted(set(person_keys))
+        with self._source(False) as connection:
+            for start in range(0, len(unique), _IN_CHUNK):
+                query = select(identity_fugo).where(
+                    identity_fugo.c.org == org,
+                    identity_fugo.c.generation == generation,
+                    identity_fugo.c.person_key.in_(unique[start : start + _IN_CHUNK]),
+                )
+                found.update((PersonKey(row.person_key), _fugo(row)) for row in connection.execute(query))
+        return found
+
+    def fugo_holders(self, org: OrgId, generation: int, fugos: Sequence[Fugo]) -> dict[Fugo, PersonKey]:
+        found: dict[Fugo, PersonKey] = {}
+        unique = sorted(set(fugos))
+        with self._source(False) as connection:
+            for start in range(0, len(unique), _IN_CHUNK):
+                query = select(identity_fugo.c.fugo, identity_fugo.c.person_key).where(
+                    identity_fugo.c.org == org,
+                    identity_fugo.c.generation == generation,
+                    identity_fugo.c.fugo.in_(unique[start : start + _IN_CHUNK]),
+                )
+                found.update((Fugo(row.fugo), PersonKey(row.person_key)) for row in connection.execute(query))
+        return found
+
+    def put_fugos(self, records: Sequence[FugoRecord]) -> dict[PersonKey, FugoRecord]:
+        if not records:
+            return {}
+        rows = [
+            {
+                "person_key": r.person_key,
+                "org": r.org,
+                "generation": r.generation,
+                "fugo": r.fugo,
+                "valid_from": to_utc("valid_from", r.valid_from),
+            }
+            for r in records
+        ]
+        keys = sorted({r.person_key for r in records})
+        stored: dict[PersonKey, FugoRecord] = {}
+        with self._source(True) as connection:
+            # A bare ON CONFLICT DO NOTHING covers both unique keys; the rows read back tell what stands.
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            connection.execute(dialect.insert(identity_fugo).on_conflict_do_nothing(), rows)
+            for org, generation in {(r.org, r.generation) for r in records}:
+                for start in range(0, len(keys), _IN_CHUNK):
+                    query = select(identity_fugo).where(
+                        identity_fugo.c.org == org,
+                        identity_fugo.c.generation == generation,
+                        identity_fugo.c.person_key.in_(keys[start : start + _IN_CHUNK]),
+                    )
+                    stored.update(
+                        (PersonKey(row.person_key), _fugo(row)) for row in connection.execute(query)
+                    )
+        return stored
+
     def find_fugo(self, org: OrgId, fugo: Fugo) -> list[FugoRecord]:
         query = (
             select(identity_fugo)
@@ -475,6 +558,69 @@ class SqlIdentityRepository:
                 )
             ).scalar_one_or_none()
         return None if value is None else AtenaNumber(value)
+
+    # --- 住民票コード ---
+
+    def put_resident_code(self, record: ResidentCodeRecord) -> None:
+        values = {
+            "person_key": record.person_key,
+            "code_digest": check_text("code_digest", record.digest, max_length=DIGEST_LENGTH),
+            "code_sealed": check_text("code_sealed", record.sealed, max_length=SEALED_MAX),
+            "registered_at": to_utc("registered_at", record.registered_at),
+        }
+        with self._source(True) as connection:
+            # A bare ON CONFLICT DO NOTHING covers both unique keys (the person, and the digest).
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            connection.execute(dialect.insert(identity_resident_code).values(values).on_conflict_do_nothing())
+            rows = connection.execute(
+                select(identity_resident_code.c.person_key, identity_resident_code.c.code_digest).where(
+                    (identity_resident_code.c.person_key == record.person_key)
+                    | (identity_resident_code.c.code_digest == record.digest)
+                )
+            ).all()
+        if len(rows) != 1 or rows[0].person_key != record.person_key or rows[0].code_digest != record.digest:
+            raise ResidentCodeConflict(
+                "this 住民票コード is registered to another person, or the person already has another one"
+            )
+
+    def persons_by_resident_digests(self, digests: Sequence[str]) -> dict[str, PersonKey]:
+        found: dict[str, PersonKey] = {}
+        unique = sorted(set(digests))
+        with self._source(False) as connection:
+            for start in range(0, len(unique), _IN_CHUNK):
+                query = select(
+                    identity_resident_code.c.code_digest, identity_resident_code.c.person_key
+                ).where(identity_resident_code.c.code_digest.in_(unique[start : start + _IN_CHUNK]))
+                found.update(
+                    (row.code_digest, PersonKey(row.person_key)) for row in connection.execute(query)
+                )
+        return found
+
+    def resident_codes_at(self, org: OrgId, after: PersonKey | None, limit: int) -> list[ResidentCodeRecord]:
+        query = (
+            select(identity_resident_code)
+            .join(
+                identity_local_id,
+                and_(
+                    identity_local_id.c.person_key == identity_resident_code.c.person_key,
+                    identity_local_id.c.org == org,
+                ),
+            )
+            .order_by(identity_resident_code.c.person_key)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(identity_resident_code.c.person_key > after)
+        with self._source(False) as connection:
+            return [
+                ResidentCodeRecord(
+                    person_key=PersonKey(row.person_key),
+                    digest=row.code_digest,
+                    sealed=row.code_sealed,
+                    registered_at=row.registered_at,
+                )
+                for row in connection.execute(query)
+            ]
 
     # --- cards and logins ---
 
