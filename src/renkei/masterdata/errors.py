@@ -98,3 +98,43 @@ class PersonUnknown(MasterDataError):
 
     code = "masterdata.person.unknown"
     http_status = 404
+
+
+# --- the intake (fed by the hub) ------------------------------------------------------------------------
+
+
+class IntakeError(MasterDataError):
+    """Root of the intake's errors (``renkei.masterdata.intake``)."""
+
+    code = "masterdata.intake.error"
+    http_status = 500
+
+
+class IntakeNotEnrolled(IntakeError):
+    """The tenant has no 統合DB subscriber (member system, key, poll subscription) to read the hub with."""
+
+    code = "masterdata.intake.not_enrolled"
+    http_status = 404
+
+
+class IntakeUnitTaken(IntakeError):
+    """The unit chosen for the 統合DB subscriber is already registered in the tenant as another system."""
+
+    code = "masterdata.intake.unit_taken"
+    http_status = 409
+
+
+class IntakePersonUnknown(IntakeError):
+    """An event's 符号 does not lead to a 宛名番号 of the tenant in the linkage base: the master, keyed by
+    宛名番号, cannot place it. The event is skipped with a record."""
+
+    code = "masterdata.intake.person_unknown"
+    http_status = 422
+
+
+class IntakeFeedFailed(IntakeError):
+    """The hub refused or failed a feed read (``reason``: the hub's code): nothing of the page is lost, the
+    cursor stays where it was and the next pass reads it again."""
+
+    code = "masterdata.intake.feed_failed"
+    http_status = 502

@@ -7,12 +7,17 @@ neither returned nor writable: an assertion naming another tenant is refused wit
 ``masterdata.tenant.mismatch``. The store is append-only: nothing is ever updated or deleted.
 
 Implemented by ``renkei.storage.sql.masterdata.SqlMasterDataStore`` (SQLite and PostgreSQL).
+
+:class:`IntakeStore` is the intake's own bookkeeping (``renkei.masterdata.intake``): per tenant, the cursor
+reached in each hub feed and the events the master refused. It is append-only and tenant-scoped in the same
+way (``SqlIntakeStore``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
@@ -88,4 +93,61 @@ class MasterDataStore(Protocol):
 
     def scoped(self, tenant: TenantCode) -> TenantMaster:
         """The master of ``tenant`` (and of no other)."""
+        ...
+
+
+# --- the intake's bookkeeping (renkei.masterdata.intake) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Feed:
+    """One hub feed the intake reads: a publisher's topic, read as ``subscriber`` (the 統合DB member)."""
+
+    subscriber: str
+    publisher: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An event of a feed the master refused for good (``code`` a ``masterdata.*`` code, ``field`` the item
+    or argument it names). Carries no personal value: the hub's event id, where it came from, why."""
+
+    tenant: TenantCode
+    event_id: str
+    feed: Feed
+    code: str
+    field: str | None
+    rejected_at: datetime
+
+
+class TenantIntake(Protocol):
+    """One tenant's intake bookkeeping: feed cursors and refused events, append-only."""
+
+    @property
+    def tenant(self) -> TenantCode: ...
+
+    def cursor(self, feed: Feed) -> int:
+        """The feed's cursor (the hub sequence after which reading resumes); 0 when never advanced."""
+        ...
+
+    def advance(self, feed: Feed, cursor: int, at: datetime, *, applied: int, rejected: int) -> bool:
+        """Record that every event of ``feed`` up to ``cursor`` was taken (applied or rejected);
+        ``False`` when the cursor was already there or beyond (nothing written)."""
+        ...
+
+    def reject(self, rejection: Rejection) -> bool:
+        """Record a refused event; ``False`` when it was already recorded (a re-read page)."""
+        ...
+
+    def rejections(self, limit: int = 100) -> list[Rejection]:
+        """The refused events, most recent first."""
+        ...
+
+
+class IntakeStore(Protocol):
+    """Where the intake's bookkeeping of every tenant lives."""
+
+    def scoped(self, tenant: TenantCode) -> TenantIntake:
+        """The bookkeeping of ``tenant`` (and of no other)."""
         ...

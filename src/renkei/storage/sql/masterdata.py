@@ -6,8 +6,12 @@ outer join, its ON clause), and the scope's tenant in every row it inserts. A st
 :meth:`SqlMasterDataStore.scoped`, which fixes the tenant once; callers cannot name another. Nothing is ever
 updated or deleted (``tests/masterdata/test_tenant_scoping.py`` checks both, statement by statement).
 
-Composition: ``SqlMasterDataStore(connection_source(storage))``; the tables register on ``tables.metadata``
-when this module is imported (``storage/sql/schema.py`` imports it).
+The intake's bookkeeping (``renkei.masterdata.intake``) lives here too, under the same rules:
+``masterdata_intake_cursor`` (one row per advance of a feed's cursor; the cursor is the greatest) and
+``masterdata_intake_rejection`` (the events the master refused), through :class:`SqlIntakeStore`.
+
+Composition: ``SqlMasterDataStore(connection_source(storage))``, ``SqlIntakeStore(…)``; the tables register
+on ``tables.metadata`` when this module is imported (``storage/sql/schema.py`` imports it).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -42,6 +47,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from renkei.masterdata.errors import MasterDataError, TenantMismatch
 from renkei.masterdata.models import Assertion, NewVersion, ResidentClass, TenantCode, Version
+from renkei.masterdata.ports import Feed, Rejection
 from renkei.storage.sql.repositories import ConnectionSource, insert_or_ignore
 from renkei.storage.sql.tables import UtcDateTime, metadata
 
@@ -115,7 +121,42 @@ masterdata_supersession = Table(
     comment="統合DB: the closing of a version's recorded interval, added once (append-only)",
 )
 
-TABLES = (masterdata_assertion, masterdata_version, masterdata_supersession)
+masterdata_intake_cursor = Table(
+    "masterdata_intake_cursor",
+    metadata,
+    Column("tenant", String(TENANT_LENGTH), primary_key=True),
+    Column("subscriber", String(EVENT_MAX), primary_key=True, comment="the 統合DB member system"),
+    Column("publisher", String(EVENT_MAX), primary_key=True, comment="the member system whose feed it is"),
+    Column("topic", String(TOPIC_MAX), primary_key=True),
+    Column("cursor", BigInteger, primary_key=True, autoincrement=False, comment="hub sequence taken up to"),
+    Column("advanced_at", UtcDateTime, nullable=False),
+    Column("applied", Integer, nullable=False, comment="events applied since the previous cursor"),
+    Column("rejected", Integer, nullable=False, comment="events refused since the previous cursor"),
+    comment="統合DB intake: each advance of a hub feed's cursor; the greatest is the cursor (append-only)",
+)
+
+masterdata_intake_rejection = Table(
+    "masterdata_intake_rejection",
+    metadata,
+    Column("tenant", String(TENANT_LENGTH), primary_key=True),
+    Column("event_id", String(EVENT_MAX), primary_key=True, comment="the hub's event id"),
+    Column("subscriber", String(EVENT_MAX), nullable=False),
+    Column("publisher", String(EVENT_MAX), nullable=False),
+    Column("topic", String(TOPIC_MAX), nullable=False),
+    Column("code", String(TOPIC_MAX), nullable=False, comment="masterdata.* error code"),
+    Column("field", String(TOPIC_MAX), nullable=True, comment="the item or argument refused"),
+    Column("rejected_at", UtcDateTime, nullable=False),
+    Index("ix_masterdata_intake_rejection_tenant_rejected_at", "tenant", "rejected_at"),
+    comment="統合DB intake: events the master refused, skipped with this record (append-only)",
+)
+
+TABLES = (
+    masterdata_assertion,
+    masterdata_version,
+    masterdata_supersession,
+    masterdata_intake_cursor,
+    masterdata_intake_rejection,
+)
 
 _a = masterdata_assertion
 _v = masterdata_version
@@ -296,6 +337,109 @@ class SqlPersonWriter:
             for v in versions
         ]
         self._connection.execute(_v.insert(), rows)
+
+
+class SqlIntakeStore:
+    """:class:`~renkei.masterdata.ports.IntakeStore` on a connection source."""
+
+    def __init__(self, source: ConnectionSource) -> None:
+        self._source = source
+
+    def scoped(self, tenant: TenantCode) -> SqlTenantIntake:
+        return SqlTenantIntake(self._source, tenant)
+
+
+_c = masterdata_intake_cursor
+_r = masterdata_intake_rejection
+
+
+class SqlTenantIntake:
+    """One tenant's intake bookkeeping: every statement carries ``tenant = :tenant``; rows are only added."""
+
+    def __init__(self, source: ConnectionSource, tenant: TenantCode) -> None:
+        if not isinstance(tenant, str) or len(tenant) != TENANT_LENGTH or not tenant.isdigit():
+            raise TenantMismatch("テナントが不正です (a scope needs a 6-digit tenant code)")
+        self._source = source
+        self._tenant = tenant
+
+    @property
+    def tenant(self) -> TenantCode:
+        return self._tenant
+
+    def cursor(self, feed: Feed) -> int:
+        with self._source(False) as connection:
+            return _cursor(connection, self._tenant, feed)
+
+    def advance(self, feed: Feed, cursor: int, at: datetime, *, applied: int, rejected: int) -> bool:
+        with self._source(True) as connection:
+            if cursor <= _cursor(connection, self._tenant, feed):
+                return False
+            values = {
+                "tenant": self._tenant,
+                "subscriber": feed.subscriber,
+                "publisher": feed.publisher,
+                "topic": feed.topic,
+                "cursor": cursor,
+                "advanced_at": at,
+                "applied": applied,
+                "rejected": rejected,
+            }
+            keys = ("tenant", "subscriber", "publisher", "topic", "cursor")
+            statement = insert_or_ignore(connection, _c, values, keys).returning(_c.c.cursor)
+            return connection.execute(statement).first() is not None
+
+    def reject(self, rejection: Rejection) -> bool:
+        if rejection.tenant != self._tenant:
+            raise TenantMismatch(
+                f"テナント {self._tenant} の記録に他のテナントの行は入れられません "
+                f"(a write scoped to tenant {self._tenant} refuses a row of another tenant)",
+                tenant=self._tenant,
+                row_tenant=str(rejection.tenant),
+            )
+        values = {
+            "tenant": self._tenant,
+            "event_id": rejection.event_id,
+            "subscriber": rejection.feed.subscriber,
+            "publisher": rejection.feed.publisher,
+            "topic": rejection.feed.topic,
+            "code": rejection.code,
+            "field": rejection.field,
+            "rejected_at": rejection.rejected_at,
+        }
+        with self._source(True) as connection:
+            statement = insert_or_ignore(connection, _r, values, ("tenant", "event_id"))
+            return connection.execute(statement.returning(_r.c.event_id)).first() is not None
+
+    def rejections(self, limit: int = 100) -> list[Rejection]:
+        query = (
+            select(_r)
+            .where(_r.c.tenant == self._tenant)
+            .order_by(_r.c.rejected_at.desc(), _r.c.event_id)
+            .limit(limit)
+        )
+        with self._source(False) as connection:
+            return [
+                Rejection(
+                    tenant=TenantCode(row.tenant),
+                    event_id=row.event_id,
+                    feed=Feed(row.subscriber, row.publisher, row.topic),
+                    code=row.code,
+                    field=row.field,
+                    rejected_at=row.rejected_at,
+                )
+                for row in connection.execute(query)
+            ]
+
+
+def _cursor(connection: Connection, tenant: str, feed: Feed) -> int:
+    query = select(func.max(_c.c.cursor)).where(
+        _c.c.tenant == tenant,
+        _c.c.subscriber == feed.subscriber,
+        _c.c.publisher == feed.publisher,
+        _c.c.topic == feed.topic,
+    )
+    found = connection.execute(query).scalar()
+    return 0 if found is None else int(found)
 
 
 # --- statements ------------------------------------------------------------------------------------------
