@@ -18,6 +18,7 @@ from renkei.api import commons as commons_api
 from renkei.api import directory as directory_api
 from renkei.api import exchange as exchange_api
 from renkei.api import files as files_api
+from renkei.api import linkage as linkage_api
 from renkei.api import masterdata as masterdata_api
 from renkei.api import notifications as notifications_api
 from renkei.api import soap as soap_api
@@ -34,15 +35,19 @@ from renkei.commons.service import CommonsService
 from renkei.demo.members import EventInbox, MemberSystems, build_member_app
 from renkei.demo.seed import MEMBERS_PATH, demo_directory, load_manifest
 from renkei.demo.soapmember import SOAP_MEMBERS_PATH, build_soap_member_app
+from renkei.exchange.federated import PeerForwarder
 from renkei.exchange.notifications.service import NotificationHub
 from renkei.exchange.service import ExchangeHub
 from renkei.exchange.signing import HUB_KEY_NAME, HubSigner
 from renkei.exchange.transport import HttpTransport
+from renkei.identity.federated import FederatedLinkage, RemoteLinkage
 from renkei.identity.keys import FileKeyStore
 from renkei.identity.numbering import NumberCodec
 from renkei.identity.service import IdentityService, LinkageBase
 from renkei.masterdata.access import MasterDataReader
+from renkei.masterdata.intake import INTAKE_KEYS, intake_lifespan, open_intakes
 from renkei.masterdata.service import MasterData
+from renkei.net.http import HttpClient
 from renkei.registry.auth import RequestAuthenticator
 from renkei.registry.ca import CertificateAuthority
 from renkei.registry.directory import Directory
@@ -58,12 +63,13 @@ from renkei.storage.sql.commons import SqlCommonsStore
 from renkei.storage.sql.engine import connection_source, create_storage
 from renkei.storage.sql.exchange import SqlExchangeJournal, SqlExchangeStore
 from renkei.storage.sql.identity import SqlIdentityRepository
-from renkei.storage.sql.masterdata import SqlMasterDataStore
+from renkei.storage.sql.masterdata import SqlIntakeStore, SqlMasterDataStore
 from renkei.storage.sql.notifications import SqlNotificationStore
 from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
 from renkei.storage.sql.tenancy import SqlPeerDirectory
 from renkei.tenancy.asgi import PeerIdentifier, PeerIdentityMiddleware
 from renkei.tenancy.federation import Federation
+from renkei.tenancy.link import PeerLink
 from renkei.tenancy.tls import TLS_DIRECTORY, HubTls
 
 #: How often the access-record log publishes a signed tree head (seconds).
@@ -86,6 +92,18 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
     authenticator = RequestAuthenticator(registry, SqlReplayStore(source), clock)
     audit = AuditLog(SqlAuditStore(source), signer, clock)
     linkage = LinkageBase(identity_repository, identity_keys, clock)
+    peer_directory = SqlPeerDirectory(source)
+    federation = Federation(peer_directory, registry, authority, clock)
+    hub_tls = HubTls(federation, authority, settings.data_dir / TLS_DIRECTORY, clock)
+    # Peer hubs over mutual TLS: each verified against its own CA, each seeing this hub's certificate
+    # (answers up to 1 MiB: a batch of 符号 from the linkage base is ~35 KiB).
+    peer_client = HttpClient(ssl_context_for=hub_tls.context_for, max_body=1 << 20)
+    base = settings.linkage_base
+    remote_linkage = (
+        None
+        if base is None
+        else RemoteLinkage(PeerLink(peer_client), lambda: federation.peer(base), local=linkage)
+    )
     exchange_store = SqlExchangeStore(source)
     hub_signer = HubSigner(identity_keys.secret(HUB_KEY_NAME, 32))
     exchange = ExchangeHub(
@@ -98,6 +116,8 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
         hub_signer,
         clock,
         journal=SqlExchangeJournal(source, lambda bound: AuditLog(SqlAuditStore(bound), signer, clock)),
+        peers=PeerForwarder(federation, PeerLink(peer_client)),
+        remote_linkage=remote_linkage,
     )
     notifications = NotificationHub(
         registry,
@@ -109,8 +129,6 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
         clock,
         message_log=exchange_store,
     )
-    peer_directory = SqlPeerDirectory(source)
-    federation = Federation(peer_directory, registry, authority, clock)
     return Platform(
         settings=settings,
         spec=spec,
@@ -128,7 +146,8 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
         masterdata=MasterData(SqlMasterDataStore(source), spec, clock),
         peer_directory=peer_directory,
         federation=federation,
-        hub_tls=HubTls(federation, authority, settings.data_dir / TLS_DIRECTORY, clock),
+        hub_tls=hub_tls,
+        peer_client=peer_client,
     )
 
 
@@ -145,18 +164,29 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         heads = asyncio.create_task(publish_heads(wired.audit, stop, HEAD_INTERVAL))
+        # The integrated DB of every tenant whose subscriber is enrolled reads 住基 異動 through the hub.
+        intakes = open_intakes(
+            wired.masterdata,
+            wired.notifications,
+            wired.registry,
+            wired.linkage,
+            SqlIntakeStore(connection_source(wired.storage)),
+            settings.data_dir / INTAKE_KEYS,
+        )
         try:
             async with (
                 commons_api.delivery_lifespan(wired.commons),
                 notifications_api.delivery_lifespan(
                     wired.notifications, lease=timedelta(seconds=settings.delivery_lease_s)
                 ),
+                intake_lifespan(intakes),
             ):
                 yield
         finally:
             stop.set()
             await heads
             await wired.exchange.aclose()
+            await wired.peer_client.aclose()
             wired.storage.database.close()
 
     app = FastAPIOffline(
@@ -176,6 +206,8 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
         HUB_KEY_NAME: key_file(settings.data_dir / "keys" / f"{HUB_KEY_NAME}.key", 32),
         "audit.head-signing": lambda: Ed25519HeadSigner.from_file(key_location(settings.data_dir)),
     }
+    # The linkage base's service to peer deployments (符号取得, ID conversion), when this deployment is it.
+    app.state.federated_linkage = FederatedLinkage(wired.linkage, is_base=settings.linkage_base is None)
     app.state.masterdata = MasterDataReader(wired.masterdata, wired.authenticator, wired.audit, wired.clock)
     app.state.templates = browser.templates()
     install_error_handlers(app)
@@ -210,6 +242,7 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
         soap_api.router,
         audit_api.router,
         masterdata_api.router,
+        linkage_api.router,
         commons_api.router,
         commons_api.pages,
         browser.router,

@@ -12,6 +12,7 @@ from renkei.exchange.notifications.service import NotificationHub
 from renkei.exchange.service import ExchangeHub
 from renkei.identity.service import IdentityService, LinkageBase
 from renkei.masterdata.service import MasterData
+from renkei.net.http import HttpClient
 from renkei.registry.auth import RequestAuthenticator
 from renkei.registry.directory import Directory
 from renkei.registry.service import Registry
@@ -44,6 +45,8 @@ class Platform:
     peer_directory: PeerDirectory
     federation: Federation
     hub_tls: HubTls
+    peer_client: HttpClient
+    """Mutual-TLS HTTP to peer hubs (closed with the app)."""
 
 
 def platform(request: Request) -> Platform:

@@ -16,6 +16,7 @@ from renkei.api.errors import problem
 from renkei.exchange.models import Exchanged, Incoming
 from renkei.exchange.service import ExchangeHub
 from renkei.registry.auth import request_target
+from renkei.tenancy.asgi import PEER_SCOPE_KEY
 
 router = APIRouter(tags=["exchange"])
 
@@ -52,6 +53,8 @@ def _incoming(request: Request, path: tuple[str, ...], body: bytes | None) -> In
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
         query=dict(request.query_params),
+        # A peer hub on the mutual-TLS listener (PeerIdentityMiddleware named it from its certificate).
+        peer=request.scope.get(PEER_SCOPE_KEY),
     )
 
 

@@ -19,6 +19,7 @@ from renkei.cli.exchange import exchange_app
 from renkei.cli.federation import federation_app
 from renkei.cli.files import files_app
 from renkei.cli.identity import identity_app
+from renkei.cli.masterdata import masterdata_app
 from renkei.cli.registry import app as registry_app
 from renkei.errors import RenkeiError
 from renkei.settings import Settings
@@ -39,6 +40,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(files_app, name="files")
 app.add_typer(federation_app, name="federation")
+app.add_typer(masterdata_app, name="masterdata")
 
 
 class Format(StrEnum):

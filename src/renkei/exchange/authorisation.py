@@ -5,7 +5,8 @@ Rules, in order (the first that fails names the denial):
 1. ``spec.service`` — the service is a query service of the spec (404 ``exchange.service.unknown``);
 2. ``spec.matrix`` — the linkage matrix lets the provider's unit send the service's information kind to
    the client's unit (:func:`renkei.spec.authorisation.decide`);
-3. ``registry.service`` — the provider is registered and provides the service;
+3. ``registry.service`` — the provider is registered and provides the service (for a provider hosted by a
+   peer deployment, that deployment's hub checks this rule against its own registry);
 4. ``registry.purpose`` — the purpose (``X-Road-Issue``) is registered, uses the information kind, and
    allows at least one of the service's response items. Response items outside the purpose are *removed*
    from the answer (not denied): the grant lists the items that may be returned.
@@ -31,7 +32,8 @@ class Grant:
 
     kind: InformationKind
     service: Service
-    provided: ProvidedService
+    provided: ProvidedService | None
+    """The provider's registration here; None for a provider another deployment hosts."""
     purpose: Purpose
     rule: Triple
     items: tuple[ItemId, ...]
@@ -39,9 +41,17 @@ class Grant:
 
 
 def authorise(
-    registry: Registry, client: MemberId, provider: MemberId, service_id: str, purpose_id: str | None
+    registry: Registry,
+    client: MemberId,
+    provider: MemberId,
+    service_id: str,
+    purpose_id: str | None,
+    *,
+    remote: bool = False,
 ) -> Grant:
-    """The grant for this query, or ``exchange.client.unauthorised`` naming the rule that denied."""
+    """The grant for this query, or ``exchange.client.unauthorised`` naming the rule that denied.
+
+    ``remote``: the provider is hosted by a peer deployment, which checks ``registry.service`` itself."""
     spec = registry.spec
     try:
         kind, service = spec.service(service_id)
@@ -75,7 +85,7 @@ def authorise(
             receiver=client.unit,
         )
     try:
-        provided = registry.provided_service(provider, service.id)
+        provided = None if remote else registry.provided_service(provider, service.id)
     except RenkeiError:
         raise AccessDenied(
             f"{provider} does not provide {service.id}",

@@ -133,3 +133,41 @@ class HubFailed(ExchangeError):
     code = "exchange.hub.failed"
     http_status = 500
     xroad_code = "Server.ServerProxy.InternalError"
+
+
+# --- across deployments (federation) ----------------------------------------------------------------
+
+
+class PeerRequestInvalid(BadRequest):
+    """A request forwarded by a peer hub names a client that peer does not host, or carries a 宛名番号 (only
+    the provider organisation's 符号 crosses deployments)."""
+
+    code = "exchange.peer.invalid"
+    xroad_code = "Client.InvalidClientIdentifier"
+
+
+class RemoteRefused(ExchangeError):
+    """The peer deployment hosting the provider refused the query (a ``Client.*`` fault there): its code,
+    X-Road code and rule are in ``remote_code``, ``remote_xroad_code``, ``remote_rule``."""
+
+    code = "exchange.remote.refused"
+    http_status = 403
+    xroad_code = "Client.RemoteRefused"
+
+
+class RemoteFailed(ExchangeError):
+    """The peer deployment answered with a ``Server.*`` fault or an unreadable answer."""
+
+    code = "exchange.remote.failed"
+    http_status = 502
+    xroad_code = "Server.RemoteFailed"
+
+
+class PeerUnavailable(ExchangeError):
+    """The peer deployment could not be reached, did not answer in time, or failed the mutual TLS check
+    (``reason`` and ``peer_code``, the ``tenancy.peer.*`` code, say which). Nothing was recorded as
+    provided; a retry (the same ``Idempotency-Key``) completes once the peer is back."""
+
+    code = "exchange.peer.unavailable"
+    http_status = 502
+    xroad_code = "Server.PeerUnavailable"

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from renkei.audit.models import AccessRecord
+from renkei.tenancy.models import Peer
 
 
 class LogOutcome(StrEnum):
@@ -30,6 +31,8 @@ class Incoming:
     ``headers`` have lower-case names; ``body`` is ``None`` when it exceeded the hub's limit (it was not
     read); ``query`` holds the request items of a GET; ``items`` holds request items an edge has already
     decoded from another protocol (a SOAP envelope) — the body then stays the signed evidence only.
+    ``peer`` is the trusted deployment whose hub forwarded the request over mutual TLS (its certificate
+    authenticated it; the request carries no member signature), None for a member's own request.
     """
 
     method: str
@@ -39,6 +42,7 @@ class Incoming:
     body: bytes | None
     query: Mapping[str, str] = field(default_factory=dict)
     items: Mapping[str, Any] | None = None
+    peer: Peer | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import logging
+import random
 import re
 import time
 import uuid
@@ -40,11 +41,16 @@ from renkei.exchange.errors import (
     InvalidClient,
     InvalidSignature,
     MalformedJson,
+    PeerRequestInvalid,
+    PeerUnavailable,
     PersonUnknown,
+    RemoteFailed,
+    RemoteRefused,
     ResultNotFound,
     ServiceFailed,
     ServiceNotFound,
 )
+from renkei.exchange.federated import BaseConverter, Peers
 from renkei.exchange.journal import MAX_BATCH, GroupCommit, SeparateJournal
 from renkei.exchange.models import (
     Exchanged,
@@ -56,12 +62,13 @@ from renkei.exchange.models import (
     Reply,
     StoredReply,
 )
-from renkei.exchange.ports import ExchangeJournal, ExchangeStore, Transport
+from renkei.exchange.ports import ExchangeJournal, ExchangeStore, ProviderReply, Transport
 from renkei.exchange.schemacheck import Check, compile_check
 from renkei.exchange.signing import HUB_SIGNATURE_HEADER, HubSigner
 from renkei.exchange.soapforward import decode_response, encode_request
 from renkei.identity.scan import contains_individual_number
 from renkei.identity.service import LinkageBase
+from renkei.net.retry import RetryPolicy
 from renkei.registry.auth import SIGNATURE_HEADER, AuthenticatedRequest, RequestAuthenticator
 from renkei.registry.errors import RequestReplayed
 from renkei.registry.identifiers import MemberId
@@ -82,6 +89,10 @@ DEFAULT_KEEP = timedelta(hours=24)
 RESULTS_PATH = "/r1/results/"
 SUBJECT_TAG = b"renkei-exchange-subject-v1\x00"
 MEMBER_ID_CACHE = 4096
+#: An asynchronous query to a provider in a peer deployment that is down is tried again this way.
+REMOTE_RETRY = RetryPolicy(max_attempts=6, base_s=1.0, cap_s=30.0)
+#: Headers a peer hub is sent (besides the hub's own): the X-Road ones and the idempotency key.
+FORWARDED_HEADERS = ("x-road-id", "x-road-userid", "x-road-issue", "idempotency-key")
 
 
 def subject_of(person_key: str) -> str:
@@ -130,6 +141,10 @@ class ExchangeHub:
     ``journal`` writes nonce claims, access records and log rows for many exchanges at once
     (``SqlExchangeJournal``: one transaction); without one they go to the authenticator's replay store,
     ``recorder`` and ``store`` in transactions of their own (:class:`SeparateJournal`).
+
+    ``peers`` (federation): a provider hosted by a peer deployment is queried through that deployment's
+    hub (:mod:`renkei.exchange.federated`); ``remote_linkage``: this deployment is not the linkage base,
+    which converts the caller's 符号 to the provider organisation's for such queries.
     """
 
     def __init__(
@@ -147,6 +162,9 @@ class ExchangeHub:
         keep: timedelta = DEFAULT_KEEP,
         journal: ExchangeJournal | None = None,
         max_batch: int = MAX_BATCH,
+        peers: Peers | None = None,
+        remote_linkage: BaseConverter | None = None,
+        remote_retry: RetryPolicy = REMOTE_RETRY,
     ) -> None:
         self._registry = registry
         self._spec = registry.spec
@@ -162,6 +180,10 @@ class ExchangeHub:
         self._validators: dict[str, _Schema] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._member_ids: dict[str, MemberId] = {}
+        self._peers = peers
+        self._remote_linkage = remote_linkage
+        self._remote_retry = remote_retry
+        self._rng = random.Random()
         self._commits = GroupCommit(
             journal or SeparateJournal(authenticator.replays, recorder, store), clock, max_batch=max_batch
         )
@@ -185,9 +207,9 @@ class ExchangeHub:
         ctx = self._context(incoming)
         try:
             self._check_message_id(incoming)
-            _, client = await self._authenticate(incoming)
+            client = await self._identify(incoming)
             ctx.client = str(client)
-            if _prefers_async(incoming):
+            if _prefers_async(incoming) and incoming.peer is None:
                 return await self._submit(incoming, ctx, client)
             reply, outcome, records = await self._process(incoming, ctx, client)
             # The records and the row are durable before the reply leaves.
@@ -279,12 +301,35 @@ class ExchangeHub:
             raise InvalidSignature("this signed request was already received", reason=RequestReplayed.code)
         return evidence, signed_client(incoming.headers, evidence.member, parse=self._member_id)
 
+    async def _identify(self, incoming: Incoming) -> MemberId:
+        """The client: the member that signed the request, or — for a request a peer hub forwarded over
+        mutual TLS — the member ``X-Road-Client`` names, which that peer must host."""
+        if incoming.peer is None:
+            return (await self._authenticate(incoming))[1]
+        if incoming.body is None:
+            raise BodyTooLarge(f"the body exceeds {self.max_body} bytes", limit=self.max_body)
+        text = _client_header(incoming.headers)
+        try:
+            client = self._member_id(text or "")
+        except RenkeiError:
+            raise PeerRequestInvalid("X-Road-Client: the client member system is malformed") from None
+        if not incoming.peer.hosts_member(client):
+            raise PeerRequestInvalid(
+                f"{incoming.peer.deployment} does not host {client} (its trust list does not name it)",
+                deployment=incoming.peer.deployment,
+                client=str(client),
+            )
+        return client
+
     async def _process(
         self, incoming: Incoming, ctx: _Context, client: MemberId
     ) -> tuple[Reply, LogOutcome, tuple[AccessRecord, ...]]:
         """The reply, its outcome, and the access records still to write (with the row)."""
         provider = self._provider(incoming.path)
-        grant = authorise(self._registry, client, provider, ctx.service, incoming.headers.get("x-road-issue"))
+        # A peer's request is answered here or not at all: never forwarded again.
+        remote = None if self._peers is None or incoming.peer is not None else self._peers.locate(provider)
+        purpose = incoming.headers.get("x-road-issue")
+        grant = authorise(self._registry, client, provider, ctx.service, purpose, remote=remote is not None)
         key = incoming.headers.get("idempotency-key")
         fingerprint = hashlib.sha256(
             f"{incoming.method} {incoming.target}\n".encode() + (incoming.body or b"")
@@ -299,7 +344,10 @@ class ExchangeHub:
                         "this Idempotency-Key was used with another request", idempotency_key=key
                     )
                 return _reply_of(stored), LogOutcome.REPLAYED, ()
-        reply, records = await self._provide(incoming, ctx, client, provider, grant)
+        if remote is not None:
+            reply, records = await self._provide_remote(incoming, ctx, client, provider, grant, remote)
+        else:
+            reply, records = await self._provide(incoming, ctx, client, provider, grant)
         if key is not None:
             # A stored reply is handed out again on a retry: its records must be durable first.
             if records:
@@ -344,9 +392,8 @@ class ExchangeHub:
             self._member_ids[text] = found
         return found
 
-    async def _provide(
-        self, incoming: Incoming, ctx: _Context, client: MemberId, provider: MemberId, grant: Grant
-    ) -> tuple[Reply, tuple[AccessRecord, ...]]:
+    def _checked_request(self, incoming: Incoming, grant: Grant) -> dict[str, Any]:
+        """The request items, refused if a 個人番号 is anywhere in the request or the schema refuses them."""
         body = incoming.body or b""
         if contains_individual_number(body) or contains_individual_number(incoming.target):
             raise IndividualNumberRefused(
@@ -355,9 +402,21 @@ class ExchangeHub:
         data = self._request_data(incoming, grant)
         caller_check = self._schema_validator(grant)
         _validate(caller_check, data, BadRequest, "the request does not match the service's request schema")
+        return data
+
+    async def _provide(
+        self, incoming: Incoming, ctx: _Context, client: MemberId, provider: MemberId, grant: Grant
+    ) -> tuple[Reply, tuple[AccessRecord, ...]]:
+        data = self._checked_request(incoming, grant)
         # What the provider gets differs only by the person: the hub's own 符号 for the caller's 宛名番号
         # or 符号 (the caller schema admits exactly one of them), so it is not validated a second time.
-        person_key, data = self._convert(client, provider, data)
+        if incoming.peer is None:
+            person_key, data = self._convert(client, provider, data)
+            sides: tuple[Side, ...] = (Side.REQUESTER, Side.PROVIDER)
+        else:  # the peer's hub converted the person already; the requester's side is recorded there
+            person_key = self._from_peer(provider, data)
+            sides = (Side.PROVIDER,)
+        assert grant.provided is not None  # a local provider
         soap = grant.provided.protocol is ServiceProtocol.SOAP
         forwarded = _json(data).encode("utf-8")
         endpoint = grant.provided.endpoint
@@ -400,11 +459,60 @@ class ExchangeHub:
                 raise ServiceFailed("the provider's answer is not JSON") from None
             if not isinstance(result, dict):
                 raise ServiceFailed("the provider's answer is not a JSON object")
-        response_check = self._response_validator(grant)
-        _validate(response_check, result, ServiceFailed, "the provider's answer does not match the schema")
+        return self._answer(ctx, client, provider, grant, person_key, result, ServiceFailed, sides)
+
+    def _answer(
+        self,
+        ctx: _Context,
+        client: MemberId,
+        provider: MemberId,
+        grant: Grant,
+        person_key: str | None,
+        result: dict[str, Any],
+        error: type[ExchangeError],
+        sides: tuple[Side, ...],
+    ) -> tuple[Reply, tuple[AccessRecord, ...]]:
+        """The answer checked against the response schema, narrowed to the grant, and its records."""
+        response_check = self._response_validator(grant, narrowed=error is RemoteFailed)
+        _validate(response_check, result, error, "the provider's answer does not match the schema")
         allowed: list[str] = [i for i in grant.items if i in result]
         filtered = {i: result[i] for i in allowed}
-        return Reply(200, filtered), self._records(ctx, client, provider, grant, person_key, allowed)
+        return Reply(200, filtered), self._records(ctx, client, provider, grant, person_key, allowed, sides)
+
+    async def _provide_remote(
+        self,
+        incoming: Incoming,
+        ctx: _Context,
+        client: MemberId,
+        provider: MemberId,
+        grant: Grant,
+        deployment: str,
+    ) -> tuple[Reply, tuple[AccessRecord, ...]]:
+        """Query a provider hosted by the peer ``deployment`` through its hub: only the provider
+        organisation's 符号 crosses; the peer authorises again, calls its member system and records the
+        provider's side; this hub records the requester's side once the answer is here."""
+        assert self._peers is not None
+        data = self._checked_request(incoming, grant)
+        person_key, data = await self._convert_remote(client, provider, data)
+        headers = {"Content-Type": "application/json", "X-Road-Client": str(client)}
+        for name in FORWARDED_HEADERS:
+            value = incoming.headers.get(name)
+            if value is not None:
+                headers["-".join(p.capitalize() for p in name.split("-"))] = value[:200]
+        headers["X-Road-Id"] = ctx.message_id
+        path = "/r1/" + "/".join(incoming.path)
+        answer = await self._peers.forward(deployment, path, _json(data).encode("utf-8"), headers)
+        if answer.status != 200:
+            raise _remote_fault(deployment, answer)
+        if contains_individual_number(answer.body):
+            raise RemoteFailed("the peer's answer carries a 個人番号; not passed on", deployment=deployment)
+        try:
+            result = json.loads(answer.body)
+        except ValueError:
+            raise RemoteFailed("the peer's answer is not JSON", deployment=deployment) from None
+        if not isinstance(result, dict):
+            raise RemoteFailed("the peer's answer is not a JSON object", deployment=deployment)
+        return self._answer(ctx, client, provider, grant, person_key, result, RemoteFailed, (Side.REQUESTER,))
 
     def _request_data(self, incoming: Incoming, grant: Grant) -> dict[str, Any]:
         if incoming.items is not None:  # decoded by the edge from another protocol (SOAP)
@@ -439,12 +547,82 @@ class ExchangeHub:
             found = self._validators[grant.service.id] = _Schema.of(schema)
         return found
 
-    def _response_validator(self, grant: Grant) -> _Schema:
-        key = grant.service.id + "#response"
+    def _response_validator(self, grant: Grant, *, narrowed: bool = False) -> _Schema:
+        """The service's response schema; ``narrowed``: an answer a peer hub already narrowed to what the
+        purpose allows, so no item is required (each one present must still be valid)."""
+        key = grant.service.id + ("#narrowed" if narrowed else "#response")
         found = self._validators.get(key)
         if found is None:
-            found = self._validators[key] = _Schema.of(response_schema(self._spec, grant.kind, grant.service))
+            schema = response_schema(self._spec, grant.kind, grant.service)
+            if narrowed:
+                schema = {**schema, "required": []}
+            found = self._validators[key] = _Schema.of(schema)
         return found
+
+    def _own_fugo(self, client: MemberId, data: dict[str, Any]) -> str:
+        """The caller organisation's 符号 of the person: given, or looked up from its 宛名番号."""
+        source = str(client.organisation)
+        if "atena_number" in data:
+            return str(self._linkage.convert(source, str(data.pop("atena_number")), source).fugo)
+        return str(data["person_fugo"])
+
+    async def _convert_remote(
+        self, client: MemberId, provider: MemberId, data: dict[str, Any]
+    ) -> tuple[str | None, dict[str, Any]]:
+        """Like :meth:`_convert`, for a provider in a peer deployment: the linkage base (here, or the peer
+        that is the base) turns the caller's 符号 into the provider organisation's."""
+        if "person_fugo" not in data and "atena_number" not in data:
+            return None, data
+        source, target = str(client.organisation), str(provider.organisation)
+        converted = dict(data)
+        try:
+            if self._remote_linkage is None:  # this deployment is the linkage base
+                own = self._own_fugo(client, converted)
+                person_key = str(self._linkage.resolve(source, own))
+                fugo = str(self._linkage.convert_fugo(source, own, target))
+            else:
+                own, person_key = self._held_fugo(source, converted)
+                fugo = await self._remote_linkage.convert_fugo(source, own, target)
+        except RenkeiError as error:
+            if error.code.startswith("tenancy.peer."):
+                raise PeerUnavailable(
+                    f"the linkage base cannot be reached: {error.message}",
+                    peer_code=error.code,
+                    reason=str(error.detail.get("reason", "")),
+                ) from None
+            raise PersonUnknown(
+                "the person is not known to the linkage base for this organisation", reason=error.code
+            ) from None
+        converted["person_fugo"] = fugo
+        return person_key, converted
+
+    def _held_fugo(self, source: str, data: dict[str, Any]) -> tuple[str, str]:
+        """The caller organisation's 符号 the linkage base issued (held here) and the local person: where
+        another deployment is the base, a 符号 derived here would mean nothing to it."""
+        if "atena_number" not in data:
+            own = str(data["person_fugo"])
+            return own, str(self._linkage.resolve(source, own))
+        person_key = self._linkage.person_by_local_id(source, str(data.pop("atena_number")))
+        held = None if person_key is None else self._linkage.held_fugo(source, person_key)
+        if person_key is None or held is None:
+            raise PersonUnknown(
+                "the person has no 符号 from the linkage base for this organisation"
+                " (renkei federation acquire fetches them)"
+            )
+        return str(held), str(person_key)
+
+    def _from_peer(self, provider: MemberId, data: dict[str, Any]) -> str | None:
+        """The person of a request a peer hub forwarded: it carries the provider organisation's 符号."""
+        if "atena_number" in data:
+            raise PeerRequestInvalid("only the provider organisation’s 符号 crosses deployments")
+        if "person_fugo" not in data:
+            return None
+        try:
+            return str(self._linkage.resolve(str(provider.organisation), str(data["person_fugo"])))
+        except RenkeiError as error:
+            raise PersonUnknown(
+                "the person is not known to the linkage base for this organisation", reason=error.code
+            ) from None
 
     def _convert(
         self, client: MemberId, provider: MemberId, data: dict[str, Any]
@@ -458,11 +636,7 @@ class ExchangeHub:
             # 宛名番号 → the caller's own 符号 → the provider's 符号: each step is a lookup the linkage
             # base caches (converting straight to the provider would also look up the provider's
             # 宛名番号 of the person: not needed here, usually absent, so never cached).
-            own: str
-            if "atena_number" in converted:
-                own = self._linkage.convert(source, str(converted.pop("atena_number")), source).fugo
-            else:
-                own = str(converted["person_fugo"])
+            own = self._own_fugo(client, converted)
             fugo = self._linkage.convert_fugo(source, own, target)
             person_key = self._linkage.resolve(target, fugo)
         except RenkeiError as error:
@@ -480,6 +654,7 @@ class ExchangeHub:
         grant: Grant,
         person_key: str | None,
         items: list[str],
+        sides: tuple[Side, ...],
     ) -> tuple[AccessRecord, ...]:
         if person_key is None or not grant.kind.personal:
             return ()
@@ -504,7 +679,7 @@ class ExchangeHub:
                 request_hash=ctx.request_hash,
                 outcome=Outcome.PROVIDED,
             )
-            for side in (Side.REQUESTER, Side.PROVIDER)
+            for side in sides
         )
 
     # --- asynchronous queries (処理通番) -----------------------------------------------------------
@@ -536,7 +711,7 @@ class ExchangeHub:
     async def _finish(self, incoming: Incoming, ctx: _Context, client: MemberId, result_id: str) -> None:
         ctx.started = time.perf_counter()
         try:
-            reply, outcome, records = await self._process(incoming, ctx, client)
+            reply, outcome, records = await self._process_retrying(incoming, ctx, client)
             await self._commits.finish(
                 Finished(self._entry(ctx, outcome, None, _hash_json(reply.body)), records)
             )
@@ -549,6 +724,29 @@ class ExchangeHub:
             self._store.finish_result(result_id, reply.status, _json(reply.body), reply.problem)
         except Exception:
             log.exception("asynchronous exchange %s: the result could not be stored", ctx.message_id)
+
+    async def _process_retrying(
+        self, incoming: Incoming, ctx: _Context, client: MemberId
+    ) -> tuple[Reply, LogOutcome, tuple[AccessRecord, ...]]:
+        """:meth:`_process`, tried again with backoff while a peer deployment is unavailable (nothing is
+        recorded as provided until it answers; the result stays pending meanwhile)."""
+        attempts = 0
+        while True:
+            try:
+                return await self._process(incoming, ctx, client)
+            except PeerUnavailable as error:
+                attempts += 1
+                wait = self._remote_retry.backoff(attempts, self._rng)
+                if wait is None:
+                    raise
+                log.info(
+                    "asynchronous exchange %s: %s unavailable, attempt %d, again in %.1f s",
+                    ctx.message_id,
+                    error.detail.get("deployment", "the peer"),
+                    attempts,
+                    wait.total_seconds(),
+                )
+                await asyncio.sleep(wait.total_seconds())
 
     async def result(self, incoming: Incoming, result_id: str) -> Exchanged:
         """The stored reply of an asynchronous query, for the client that made it only."""
@@ -567,6 +765,26 @@ class ExchangeHub:
             body = {"id": stored.key, "status": "pending", "location": location}
             return Exchanged(Reply(202, body), stored.message_id, stored.request_hash, location)
         return Exchanged(_reply_of(stored), stored.message_id, stored.request_hash)
+
+
+def _remote_fault(deployment: str, answer: ProviderReply) -> ExchangeError:
+    """The typed fault for a peer hub's non-200 answer: its problem's code and rule, never its text."""
+    try:
+        problem = json.loads(answer.body)
+    except ValueError:
+        problem = None
+    fields = problem if isinstance(problem, dict) else {}
+    detail = {
+        "deployment": deployment,
+        "remote_status": answer.status,
+        "remote_code": str(fields.get("code", ""))[:100],
+        "remote_xroad_code": str(fields.get("xroad_code", ""))[:100],
+    }
+    if "rule" in fields:
+        detail["remote_rule"] = str(fields["rule"])[:100]
+    if 400 <= answer.status < 500 and str(fields.get("xroad_code", "")).startswith("Client."):
+        return RemoteRefused(f"{deployment} refused the query ({detail['remote_code']})", **detail)
+    return RemoteFailed(f"{deployment} failed to answer (HTTP {answer.status})", **detail)
 
 
 def _loggable(value: str) -> str:
