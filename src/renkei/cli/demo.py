@@ -1,6 +1,8 @@
 """``renkei demo …``: seed the demo municipality into a deployment and show what it holds.
 
 renkei demo seed [--data-dir D] [--residents 10000] [--second-residents 2000] [--seed 0] [--base-url URL]
+                 [--members 131016 --members 131024:u17] [--move]
+renkei demo federation [--root DIR] [--database-url-dc1 URL] [--database-url-dc2 URL] [--keep]
 renkei demo show [--data-dir D] [--format table|json]
 """
 
@@ -17,6 +19,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from renkei.demo.errors import FederationFailed
+from renkei.demo.federation import (
+    CHIYODA,
+    CHUO,
+    CaseResult,
+    Deployment,
+    FederationPair,
+    other_chuo_guardian,
+    run_case,
+    the_family,
+)
+from renkei.demo.federation import DEFAULT_RESIDENTS as FEDERATION_RESIDENTS
+from renkei.demo.federation import DEFAULT_SECOND_RESIDENTS as FEDERATION_SECOND
+from renkei.demo.moving import default_move
 from renkei.demo.population import (
     DEFAULT_MUNICIPALITY,
     DEFAULT_RESIDENTS,
@@ -26,6 +42,7 @@ from renkei.demo.population import (
 )
 from renkei.demo.records import population_records
 from renkei.demo.seed import (
+    ALL_UNITS,
     DEFAULT_BASE_URL,
     DEMO_MUNICIPALITIES,
     enrolled_residents,
@@ -33,6 +50,7 @@ from renkei.demo.seed import (
     seed_demo,
 )
 from renkei.settings import Settings
+from renkei.types import UnitNumber
 
 demo_app = typer.Typer(
     help="デモ (a synthetic municipality and its simulated member systems)", no_args_is_help=True
@@ -55,7 +73,9 @@ def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
 def seed(
     data_dir: DataDirOption = None,
     database_url: DatabaseOption = None,
-    residents: Annotated[int, typer.Option(help="residents of 千代田区 (131016)", min=1)] = DEFAULT_RESIDENTS,
+    residents: Annotated[
+        int, typer.Option(help="residents of 千代田区 (131016); 0 for none", min=0)
+    ] = DEFAULT_RESIDENTS,
     second_residents: Annotated[
         int, typer.Option(help="residents of 中央区 (131024); 0 for none", min=0)
     ] = 2_000,
@@ -63,15 +83,31 @@ def seed(
     base_url: Annotated[
         str, typer.Option(help="where the platform serves /demo/members (the services' endpoints)")
     ] = DEFAULT_BASE_URL,
+    members: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--members",
+            help="member systems this deployment hosts: CODE (all units) or CODE:u01,u06 (repeatable; "
+            "default: every unit of both municipalities; a population without any is enrolled as persons)",
+        ),
+    ] = None,
+    move: Annotated[
+        bool,
+        typer.Option(help="move the demo family (中央区, a child under 6) into 千代田区 (see docs/demo.md)"),
+    ] = False,
 ) -> None:
     """Generate the populations and enrol everything (idempotent: a second run changes nothing)."""
     from renkei.app import build_platform
 
     settings = _settings(data_dir, database_url)
+    hosted = None if not members else parse_members(members)
     started = time.perf_counter()
-    populations = [generate_population(residents, seed=seed, municipality=DEFAULT_MUNICIPALITY)]
+    populations = []
+    if residents:
+        populations.append(generate_population(residents, seed=seed, municipality=DEFAULT_MUNICIPALITY))
     if second_residents:
         populations.append(generate_population(second_residents, seed=seed, municipality=SECOND_MUNICIPALITY))
+    moves = [default_move(populations)] if move else []
     generated = time.perf_counter() - started
     show_progress = sys.stderr.isatty()
 
@@ -90,6 +126,8 @@ def seed(
             base_url=base_url,
             progress=progress,
             notifications=platform.notifications,
+            members=hosted,
+            moves=moves,
         )
     finally:
         platform.storage.close()
@@ -101,6 +139,26 @@ def seed(
         f"({report.key_files} key files) in {elapsed:.1f} s"
         + ("" if report.changed else " — nothing to do, already seeded")
     )
+
+
+def parse_members(specs: list[str]) -> dict[str, tuple[UnitNumber, ...]]:
+    """``["131016", "131024:u17"]`` → {"131016": (1, 6, 10, 15, 17), "131024": (17,)}."""
+    hosted: dict[str, list[UnitNumber]] = {}
+    for spec in specs:
+        code, _, units = spec.partition(":")
+        if not (len(code) == 6 and code.isdigit()):
+            raise typer.BadParameter(f"{spec!r}: expected CODE or CODE:u01,u06", param_hint="--members")
+        chosen = hosted.setdefault(code, [])
+        for unit in units.split(",") if units else [f"u{u:02d}" for u in ALL_UNITS]:
+            text = unit.strip().lower().removeprefix("u")
+            if not text.isdigit() or UnitNumber(int(text)) not in ALL_UNITS:
+                raise typer.BadParameter(
+                    f"{spec!r}: the demo has units {', '.join(f'u{u:02d}' for u in ALL_UNITS)}",
+                    param_hint="--members",
+                )
+            if UnitNumber(int(text)) not in chosen:
+                chosen.append(UnitNumber(int(text)))
+    return {code: tuple(sorted(units)) for code, units in hosted.items()}
 
 
 def _counts(population: Population, enrolled: int) -> dict[str, Any]:
@@ -191,3 +249,115 @@ def fugo(
         typer.echo(platform.linkage.convert(org, atena_number, org).fugo)
     finally:
         platform.storage.close()
+
+
+def access_records(deployment: Deployment, message_id: str) -> list[dict[str, Any]]:
+    """The access records ``deployment``'s log holds for ``message_id`` (read from its database)."""
+    from renkei.storage.sql.audit import SqlAuditStore
+    from renkei.storage.sql.engine import connection_source, create_storage
+
+    found: list[dict[str, Any]] = []
+    with create_storage(deployment.database_url) as storage:
+        for _, body, _ in SqlAuditStore(connection_source(storage)).scan():
+            if body is None:
+                continue
+            record = json.loads(body)["record"]  # the stored body: {"record": …, "recorded_at", "v"}
+            if record.get("message_id") == message_id:
+                found.append(record)
+    return found
+
+
+def _print_case(case: CaseResult) -> None:
+    typer.echo(f"\n== {case.name}: HTTP {case.status}, X-Road-Id {case.message_id or '-'}")
+    typer.echo("answer (個人住民税, 令和7年度, items the 乳幼児医療 purpose may read):")
+    typer.echo("  " + json.dumps(dict(case.answer), ensure_ascii=False))
+    for side, records in case.records.items():
+        for r in records:
+            typer.echo(
+                f"access record at {side}: side={r.get('side')}"
+                f" requester={r.get('requester', {}).get('member')}"
+                f" provider={r.get('provider', {}).get('member')} information={r.get('information')}"
+                f" purpose={r.get('purpose')} items={len(r.get('items', []))} outcome={r.get('outcome')}"
+                f" subject={str(r.get('subject', ''))[:12]}…"
+            )
+        if not records:
+            typer.echo(f"access record at {side}: none")
+    for q in case.received:
+        typer.echo(f"DC2 u06 received: {q.get('body')}")
+    for check in case.checks:
+        typer.echo(f"[{'ok' if check.ok else 'FAILED'}] {check.name} ({check.detail})")
+
+
+@demo_app.command("federation")
+def federation(
+    root: Annotated[
+        Path | None, typer.Option(help="where the two data directories go (default: a temporary directory)")
+    ] = None,
+    database_url_dc1: Annotated[str | None, typer.Option(help="DC1's database (default: SQLite)")] = None,
+    database_url_dc2: Annotated[str | None, typer.Option(help="DC2's database (default: SQLite)")] = None,
+    keep: Annotated[bool, typer.Option(help="leave the data directories (and print where)")] = False,
+    residents: Annotated[int, typer.Option(help="residents of 千代田区", min=50)] = FEDERATION_RESIDENTS,
+    second_residents: Annotated[int, typer.Option(help="residents of 中央区", min=50)] = FEDERATION_SECOND,
+    seed: Annotated[int, typer.Option("--seed", help="random seed of the populations")] = 0,
+) -> None:
+    """Two deployments on loopback (DC1 千代田区 and the linkage base, DC2 中央区), case (a) 乳幼児医療 for a
+    family that moved from 中央区 to 千代田区 and case (b) 中央区's u17 in DC1 asking its u06 in DC2; prints
+    the answers and the access records of both sides; exit 0 only if every check passed."""
+    cases: list[CaseResult] = []
+    failed_steps: list[str] = []
+    try:
+        with FederationPair(
+            root,
+            (database_url_dc1, database_url_dc2),
+            residents=residents,
+            second_residents=second_residents,
+            seed=seed,
+            keep=keep or root is not None,
+            log=typer.echo,
+        ) as pair:
+            family = the_family(pair)
+            typer.echo(
+                f"\nthe moving family: 中央区 世帯 {family.household_before}"
+                f" → 千代田区 世帯 {family.household_after}"
+            )
+            for name, chuo, chiyoda, age in family.members:
+                typer.echo(f"  {name} ({age}歳)  中央区 宛名番号 {chuo} → 千代田区 宛名番号 {chiyoda}")
+            cases.append(
+                run_case(
+                    pair,
+                    "(a) 乳幼児医療: 千代田区 u17 (DC1) → 中央区 u06 (DC2)",
+                    f"JP/LG/{CHIYODA}/u17",
+                    family.guardian_chiyoda,
+                    family.expected,
+                    access_records,
+                    forbidden=[m[2] for m in family.members],
+                    provider_atena=family.guardian_chuo,
+                )
+            )
+            _print_case(cases[-1])
+            atena, expected = other_chuo_guardian(pair, family)
+            cases.append(
+                run_case(
+                    pair,
+                    "(b) one municipality in two deployments: 中央区 u17 (DC1) → 中央区 u06 (DC2)",
+                    f"JP/LG/{CHUO}/u17",
+                    atena,
+                    expected,
+                    access_records,
+                    forbidden=[atena],
+                    provider_atena=atena,
+                )
+            )
+            _print_case(cases[-1])
+            if keep or root is not None:
+                typer.echo(f"\ndata directories kept under {pair.root}")
+            failed_steps = [f"set-up step {s.name}" for s in pair.failed_steps]
+    except FederationFailed as exc:
+        typer.echo(f"FAILED: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    failed = failed_steps + [c.name for case in cases for c in case.checks if not c.ok]
+    total = len(failed_steps) + sum(len(case.checks) for case in cases)
+    if failed:
+        typer.echo(f"\nFAILED {len(failed)} of {total} checks: " + "; ".join(failed), err=True)
+        raise typer.Exit(1)
+    typer.echo(f"\nall {total} checks passed")

@@ -44,3 +44,10 @@ class ServiceUnknown(DemoError, NotFound):
     """The simulated member system does not answer this service."""
 
     code = "demo.service.unknown"
+
+
+class FederationFailed(DemoError):
+    """Setting up or checking the two-deployment demo failed; ``detail.step`` names the step."""
+
+    code = "demo.federation.failed"
+    http_status = 500

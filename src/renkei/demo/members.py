@@ -11,6 +11,7 @@ own edge does that in ``renkei.api.errors``). Mounted under ``/demo/members``::
     POST /demo/members/{団体コード}/{subsystem}/events      a change notification (de-duplicated by event id;
                                                             with the hub key, the hub's signature is checked)
     GET  /demo/members/{団体コード}/{subsystem}/events      what was received
+    GET  /demo/members/{団体コード}/{subsystem}/received    the last queries received, as they arrived
     GET  /demo/members/                                      the simulated systems and their services
 
 The 符号 is resolved to the person through the deployment's linkage base (as a real system would hold the
@@ -23,6 +24,7 @@ import json
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -76,6 +78,29 @@ def _index(population: Population) -> Municipality:
             by_atena.setdefault(str(record["atena_number"]), []).append(record)
         indexed[kind] = {atena: tuple(found) for atena, found in by_atena.items()}
     return Municipality(population, indexed)
+
+
+RECEIVED_KEPT: Final = 100
+
+
+class QueryLog:
+    """The last queries each simulated system received, exactly as they arrived (the body's text and the
+    message id, ``X-Road-Id``), in memory: what the demo shows to prove which identifiers reached a
+    provider (a 符号 of its own organisation; never a 宛名番号 of another municipality, never a 個人番号)."""
+
+    def __init__(self, kept: int = RECEIVED_KEPT) -> None:
+        self._lock = threading.Lock()
+        self._kept = kept
+        self._received: dict[str, deque[dict[str, Any]]] = {}
+
+    def add(self, member: str, service: str, message_id: str | None, body: bytes) -> None:
+        entry = {"service": service, "message_id": message_id, "body": body.decode("utf-8", "replace")}
+        with self._lock:
+            self._received.setdefault(member, deque(maxlen=self._kept)).append(entry)
+
+    def received(self, member: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._received.get(member, ()))
 
 
 class EventInbox:
@@ -270,6 +295,7 @@ def build_member_app(
     valid, fresh hub signature (``X-Renkei-Hub-Signature`` over the full path, ±300 s of ``now``), as a
     real member system would check it; without one, any notification is taken."""
     received = inbox or EventInbox()
+    queries = QueryLog()
     app = FastAPI(
         title="renkei demo: simulated member systems", docs_url=None, redoc_url=None, openapi_url=None
     )
@@ -309,10 +335,19 @@ def build_member_app(
         found = received.events(f"{code}-{subsystem}")
         return {"count": len(found), "events": found[-100:]}
 
+    @app.get("/{code}/{subsystem}/received")
+    def received_queries(code: str, subsystem: str) -> dict[str, Any]:
+        systems.municipality(code)
+        systems.kind_of(subsystem)
+        found = queries.received(f"{code}-{subsystem}")
+        return {"count": len(found), "queries": found}
+
     @app.post("/{code}/{subsystem}/{service_id}")
     async def query(code: str, subsystem: str, service_id: str, request: Request) -> JSONResponse:
         systems.municipality(code)
         systems.service(subsystem, service_id)
+        raw = await request.body()
+        queries.add(f"{code}-{subsystem}", service_id, request.headers.get("x-road-id"), raw[:BODY_MAX])
         body = await _json_body(request)
         # the linkage base is synchronous storage: keep it off the event loop
         return JSONResponse(await run_in_threadpool(systems.answer, code, subsystem, service_id, body))

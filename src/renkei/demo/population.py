@@ -9,8 +9,8 @@ kinds of the spec hold are derived from it in :mod:`renkei.demo.records`.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -32,6 +32,7 @@ from renkei.japanese import (
     JapaneseError,
     Municipality,
     MunicipalityTable,
+    checkdigit,
     format_wareki,
     generate_atena_number,
     generate_household_number,
@@ -120,6 +121,9 @@ class Resident:
     """筆頭者."""
     former_surname: Name | None = None
     """旧氏 and its reading, when recorded."""
+    resident_code: str = ""
+    """住民票コード (11 digits): the person's number in the 住基ネット, kept across a move to another
+    municipality (:func:`resident_code_for`). Local only: never sent in a query or a notification."""
 
     @property
     def name(self) -> str:
@@ -194,6 +198,38 @@ class Population:
         return self._household_of[resident.atena_number]
 
 
+# --- 住民票コード -----------------------------------------------------------------------------------
+
+_CODE_SPACE: Final = 10**10
+
+
+def _resident_code_check_digit() -> Callable[[str], str] | None:
+    """The 住民票コード check digit rule of :mod:`renkei.japanese.checkdigit`, when it has one."""
+    found = getattr(checkdigit, "resident_code_check_digit", None)
+    return found if callable(found) else None
+
+
+def resident_code_for(municipality: str, sequence: int, seed: int) -> str:
+    """The demo's 住民票コード of the ``sequence``-th resident (1-based) a population of ``municipality``
+    generated with ``seed``: deterministic, and distinct for distinct (municipality, sequence) pairs of
+    the demo (an affine bijection of 10 digits, keyed by the seed, over ``municipality[1:5] × sequence``
+    — two municipalities whose codes agree in those four digits would share codes; the demo has none),
+    followed by the check digit of ``renkei.japanese.checkdigit`` when it has the rule, else by one more
+    digit of the same bijection over 11 digits (only the form is then checked)."""
+    if not 1 <= sequence < 1_000_000:
+        raise PopulationInvalid(f"sequence {sequence} out of range", field="sequence")
+    mixer = random.Random(f"renkei-demo/resident-code/{seed}")
+    check = _resident_code_check_digit()
+    space = _CODE_SPACE if check is not None else _CODE_SPACE * 10
+    multiplier = mixer.randrange(1, space // 10) * 10 + mixer.choice((1, 3, 7, 9))  # coprime to 10
+    offset = mixer.randrange(space)
+    value = (multiplier * (int(municipality[1:5]) * 1_000_000 + sequence) + offset) % space
+    if check is None:
+        return f"{value:011d}"
+    body = f"{value:010d}"
+    return body + check(body)
+
+
 # --- generation ---------------------------------------------------------------------------------------
 
 
@@ -214,8 +250,11 @@ def _lognormal(rng: random.Random, median: float, sigma: float) -> int:
 class _Generator:
     """Draws households one after another from one random stream."""
 
-    def __init__(self, rng: random.Random, municipality: Municipality, reference_date: date) -> None:
+    def __init__(
+        self, rng: random.Random, municipality: Municipality, reference_date: date, seed: int = 0
+    ) -> None:
         self.rng = rng
+        self.seed = seed
         self.municipality = municipality
         self.reference_date = reference_date
         self.towns: tuple[Town, ...] = towns_of(municipality)
@@ -416,6 +455,7 @@ class _Generator:
                 domicile=domicile,
                 family_register_head=head_name or f"{surname[0]}\u3000{given[0]}",
                 former_surname=former if former is not None and former[0] != surname[0] else None,
+                resident_code=resident_code_for(self.municipality.code, self.next_atena, self.seed),
             )
             head_name = head_name or resident.name
             self.next_atena += 1
@@ -445,7 +485,7 @@ def generate_population(
         ) from None
     if found.kind == "prefecture":
         raise PopulationInvalid(f"{found.name} is a prefecture, not a municipality", field="municipality")
-    generator = _Generator(random.Random(f"renkei-demo/{found.code}/{seed}"), found, reference_date)
+    generator = _Generator(random.Random(f"renkei-demo/{found.code}/{seed}"), found, reference_date, seed)
     households: list[Household] = []
     count = 0
     while count < residents:
@@ -453,3 +493,33 @@ def generate_population(
         households.append(household)
         count += len(household.members)
     return Population(found, seed, reference_date, tuple(households))
+
+
+def household_moved_in(target: Population, household: Household, moved_on: date) -> Population:
+    """``target`` with ``household`` (of another municipality) moved in on ``moved_on`` (転入): the same
+    persons — names, birth dates, incomes, 住民票コード — under new 宛名番号 and 世帯番号 continuing
+    ``target``'s sequences, at an address of ``target`` drawn deterministically from the household's old
+    世帯番号, with the old address as 転入前住所. Appended last: every other resident keeps their numbers."""
+    if moved_on > target.reference_date:
+        raise PopulationInvalid("the move must happen by the reference date", field="moved_on")
+    rng = random.Random(f"renkei-demo/move/{target.municipality.code}/{household.number}/{target.seed}")
+    generator = _Generator(rng, target.municipality, target.reference_date, target.seed)
+    first = len(target.residents) + 1
+    number = generate_household_number(f"5{len(target.households) + 1:013d}")
+    moved = tuple(
+        replace(
+            resident,
+            atena_number=generate_atena_number(f"{first + index:014d}"),
+            household_number=number,
+            became_resident=moved_on,
+            moved_from=household.address.text,
+        )
+        for index, resident in enumerate(household.members)
+    )
+    address = generator.address()
+    return Population(
+        target.municipality,
+        target.seed,
+        target.reference_date,
+        (*target.households, Household(number, address, moved)),
+    )

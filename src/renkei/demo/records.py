@@ -375,6 +375,11 @@ def _recipient(household: Household, assessments: Mapping[str, Assessment]) -> R
     return max(parents, key=lambda m: (assessments[m.atena_number].total_income, m.relationship == "01"))
 
 
+def guardian_of(household: Household, assessments: Mapping[str, Assessment]) -> Resident:
+    """The parent who supports the household's children (the 乳幼児医療 guardian, 児童手当 recipient)."""
+    return _recipient(household, assessments)
+
+
 def allowance_records(population: Population, assessments: Mapping[str, Assessment]) -> list[Record]:
     """各手当情報: one 児童手当 record per recipient (the parent who supports the children)."""
     on = population.reference_date

@@ -12,13 +12,14 @@ rebuild them for the simulated member systems.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from renkei.demo.errors import ManifestInvalid, PopulationConflict
+from renkei.demo.errors import ManifestInvalid, PopulationConflict, PopulationInvalid
+from renkei.demo.moving import Move, apply_moves, moved_residents
 from renkei.demo.population import (
     DEFAULT_MUNICIPALITY,
     SECOND_MUNICIPALITY,
@@ -32,6 +33,7 @@ from renkei.identity.errors import UnknownPerson
 from renkei.identity.models import BasicInfo, PersonKey
 from renkei.identity.service import IdentityService, LinkageBase
 from renkei.japanese import MunicipalityTable
+from renkei.masterdata.intake import INTAKE_KEYS, enrol_intake
 from renkei.registry.identifiers import MemberClass, MemberId, OrganisationId
 from renkei.registry.keystore import write_private
 from renkei.registry.service import Enrolment, Registry
@@ -153,14 +155,18 @@ class PopulationSpec:
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    """What ``DATA_DIR/demo/manifest.json`` records: the seeded populations and the members' base URL."""
+    """What ``DATA_DIR/demo/manifest.json`` records: the seeded populations (as generated), the moves
+    applied to them (:mod:`renkei.demo.moving`) and the members' base URL."""
 
     populations: tuple[PopulationSpec, ...]
     base_url: str
+    moves: tuple[Move, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
+        moves = {"moves": [m.as_json() for m in self.moves]} if self.moves else {}
         return {
             "base_url": self.base_url,
+            **moves,
             "populations": [
                 {
                     "municipality": p.municipality,
@@ -173,9 +179,9 @@ class Manifest:
         }
 
     def generate(self) -> list[Population]:
-        """The populations, regenerated (deterministic: the ones that were seeded)."""
+        """The populations, regenerated with the moves applied (deterministic: the ones that were seeded)."""
         table = MunicipalityTable.load()
-        return [p.generate(table) for p in self.populations]
+        return apply_moves([p.generate(table) for p in self.populations], self.moves)
 
 
 def demo_directory(data_dir: Path) -> Path:
@@ -200,6 +206,7 @@ def load_manifest(data_dir: Path) -> Manifest | None:
                 for p in raw["populations"]
             ),
             base_url=str(raw["base_url"]),
+            moves=tuple(Move.from_json(m) for m in raw.get("moves", ())),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ManifestInvalid(f"{path}: {exc}", path=str(path)) from None
@@ -269,18 +276,23 @@ def _write_keys(directory: Path, enrolment: Enrolment) -> int:
 
 
 def _seed_registry(
-    platform: DemoPlatform, municipalities: Sequence[tuple[str, str]], data_dir: Path, base_url: str
+    platform: DemoPlatform,
+    municipalities: Sequence[tuple[str, str, Sequence[UnitNumber]]],
+    data_dir: Path,
+    base_url: str,
 ) -> SeedReport:
     registry = platform.registry
     report = SeedReport()
     known = {o.id for o in registry.organisations()}
-    for code, name in municipalities:
+    for code, name, units in municipalities:
         organisation = OrganisationId.of(MemberClass.LG, code, instance=registry.instance)
-        if organisation not in known:
+        if organisation not in known and units:
             registry.add_organisation(MemberClass.LG, code, name)
             report.organisations += 1
         platform.linkage.register_organisation(f"JP/LG/{code}")
         for unit, information in sorted(UNIT_KINDS.items()):
+            if unit not in units:
+                continue
             member = MemberId(organisation, unit)
             endpoint = member_endpoint(base_url, member)
             keys = member_key_directory(data_dir, member)
@@ -311,10 +323,14 @@ def member_events_url(base_url: str, member: MemberId) -> str:
 
 
 def seed_subscriptions(
-    notifications: NotificationHub, organisations: Sequence[OrganisationId], base_url: str
+    notifications: NotificationHub,
+    organisations: Sequence[OrganisationId],
+    base_url: str,
+    registry: Registry | None = None,
 ) -> int:
     """Subscribe each municipality's u06, u10 and u15 (webhooks at their simulated systems) and u17 (a
-    poller) to its own 住基's 住民異動通知; idempotent. How many subscriptions were written."""
+    poller) to its own 住基's 住民異動通知; idempotent. How many subscriptions were written. Given the
+    ``registry``, only the member systems this deployment enrols, and only where its 住基 (u01) is here."""
     written = 0
     for organisation in organisations:
         existing = {
@@ -322,8 +338,12 @@ def seed_subscriptions(
             for s in notifications.subscriptions(topic=CHANGE_TOPIC)
             if s.source == str(organisation)
         }
+        if registry is not None and registry.find_member(MemberId(organisation, UnitNumber(1))) is None:
+            continue  # no 住基 here to publish 住民異動
         for unit, purpose, mode in CHANGE_SUBSCRIBERS:
             member = MemberId(organisation, unit)
+            if registry is not None and registry.find_member(member) is None:
+                continue
             url = member_events_url(base_url, member) if mode is DeliveryMode.WEBHOOK else None
             found = existing.get(str(member))
             if found is not None and (found.mode, found.url, found.purpose) == (mode, url, purpose):
@@ -383,22 +403,39 @@ def _valid_from(day: date, now: datetime) -> datetime:
     return min(now, datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC))
 
 
-def _seed_residents(platform: DemoPlatform, population: Population, progress: Progress | None) -> int:
+def _seed_residents(
+    platform: DemoPlatform,
+    population: Population,
+    progress: Progress | None,
+    moved_in: Mapping[str, tuple[str, str]],
+) -> int:
+    """Enrol the residents not yet enrolled. ``moved_in`` maps a resident's 宛名番号 here to the
+    organisation and 宛名番号 they had before a move: when that person is already in this deployment (the
+    base holds everyone), they keep their person (and 住民票コード), with the new address from the move."""
     org = population.organisation
     start = enrolled_residents(platform, population)
     total = len(population.residents)
     now = platform.clock.now()
     for index in range(start, total):
         resident = population.residents[index]
-        enrolment = platform.identity.enrol(
-            _basic_info(population, index), valid_from=_valid_from(resident.became_resident, now)
-        )
-        platform.linkage.register_local_id(org, resident.atena_number, enrolment.person_key)
+        info = _basic_info(population, index)
+        since = _valid_from(resident.became_resident, now)
+        before = moved_in.get(resident.atena_number)
+        person = None if before is None else _person(platform.linkage, before[0], before[1])
+        if person is None:
+            person = platform.identity.enrol(info, valid_from=since).person_key
+            platform.linkage.register_resident_code(person, resident.resident_code)
+        else:
+            platform.identity.update_basic_info(person, info, since)
+        platform.linkage.register_local_id(org, resident.atena_number, person)
         if progress is not None and (index + 1) % 500 == 0:
             progress(population.municipality.code, index + 1, total)
     if progress is not None:
         progress(population.municipality.code, total, total)
     return total - start
+
+
+ALL_UNITS: Final[tuple[UnitNumber, ...]] = tuple(sorted(UNIT_KINDS))
 
 
 def seed_demo(
@@ -409,24 +446,53 @@ def seed_demo(
     base_url: str = DEFAULT_BASE_URL,
     progress: Progress | None = None,
     notifications: NotificationHub | None = None,
+    members: Mapping[str, Sequence[UnitNumber]] | None = None,
+    moves: Sequence[Move] = (),
 ) -> SeedReport:
     """Enrol the demo organisations (千代田区, 中央区 and the populations' municipalities), their member
     systems for units 1, 6, 10, 15 and 17 (keys written under ``DATA_DIR/demo/members/``), the query
     services each provides at the simulated member systems under ``base_url``, the demo purposes, every
-    resident of ``populations`` (基本4情報 and 宛名番号), and — given ``notifications`` — the subscriptions
-    to each 住基's 住民異動通知 (:func:`seed_subscriptions`). Idempotent."""
+    resident of ``populations`` (基本4情報, 宛名番号 and 住民票コード), and — given ``notifications`` — the
+    subscriptions to each 住基's 住民異動通知 (:func:`seed_subscriptions`). Idempotent.
+
+    ``members`` (municipality code → units) limits the member systems to those this deployment hosts
+    (a population whose municipality has none here is enrolled as persons only: the linkage base of a
+    federation holds every person). ``moves`` are applied to the populations (:mod:`renkei.demo.moving`):
+    the moved persons are enrolled once, under the 宛名番号 of both municipalities when both are here."""
     table = MunicipalityTable.load()
     codes = list(dict.fromkeys([*DEMO_MUNICIPALITIES, *(p.municipality.code for p in populations)]))
     if len({p.municipality.code for p in populations}) != len(populations):
         raise PopulationConflict("one population per municipality", field="populations")
-    report = _seed_registry(platform, [(c, table.get(c).name) for c in codes], data_dir, base_url)
+    hosted = {c: tuple(ALL_UNITS) for c in codes} if members is None else dict(members)
+    unknown = [u for units in hosted.values() for u in units if u not in UNIT_KINDS]
+    if unknown:
+        raise PopulationInvalid(f"the demo has no member system for unit {unknown[0]}", field="members")
+    codes = list(dict.fromkeys([*codes, *hosted]))
+    enrolled = [(c, table.get(c).name, tuple(hosted.get(c, ()))) for c in codes]
+    report = _seed_registry(platform, enrolled, data_dir, base_url)
     if notifications is not None:
         organisations = [
-            OrganisationId.of(MemberClass.LG, c, instance=platform.registry.instance) for c in codes
+            OrganisationId.of(MemberClass.LG, c, instance=platform.registry.instance)
+            for c in codes
+            if hosted.get(c)
         ]
-        seed_subscriptions(notifications, organisations, base_url)
-    for population in populations:
-        report.residents += _seed_residents(platform, population, progress)
-    manifest = Manifest(tuple(sorted(PopulationSpec.of(p) for p in populations)), base_url)
+        seed_subscriptions(notifications, organisations, base_url, platform.registry)
+        # Each municipality's integrated DB (統合DB) reads its 住基's 異動 through the hub (a poller).
+        for code in codes:
+            if 1 in hosted.get(code, ()):
+                enrol_intake(platform.registry, notifications, code, data_dir / INTAKE_KEYS)
+    moved = apply_moves(populations, moves)
+    moved_in: dict[str, dict[str, tuple[str, str]]] = {}
+    for person in moved_residents(populations, moved, moves):
+        moved_in.setdefault(person.target_org, {})[person.after.atena_number] = (
+            person.source_org,
+            person.before.atena_number,
+        )
+    sources = {m.source for m in moves}
+    for population in sorted(moved, key=lambda p: p.municipality.code not in sources):
+        report.residents += _seed_residents(
+            platform, population, progress, moved_in.get(population.organisation, {})
+        )
+    manifest = Manifest(tuple(sorted(PopulationSpec.of(p) for p in populations)), base_url, tuple(moves))
     report.manifest = _write_manifest(data_dir, manifest)
     return report
