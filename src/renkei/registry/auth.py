@@ -11,6 +11,11 @@ evidence) with the token from the ``X-Renkei-Signature`` header and the request 
 claims nonces itself (the exchange hub, which writes many exchanges' nonces in one transaction) calls
 :meth:`~RequestAuthenticator.check` and then claims ``jti`` until ``keep_until`` in the same replay store
 (:meth:`~RequestAuthenticator.claim` does it one at a time).
+
+The hub's side verifies the JWS straight on ``cryptography``: the token is split and base64url-decoded
+once (strictly: only the canonical encoding of the bytes is accepted), the algorithm must be the one the
+credential's key type signs with (``none``, HS* and any other are refused before any key is used), and the
+key is the credential's own, imported once per PEM. Clients sign with :func:`sign_request` (joserfc).
 """
 
 from __future__ import annotations
@@ -21,16 +26,24 @@ import json
 import re
 import secrets
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey
+from joserfc.registry import JWS_HEADER_REGISTRY, check_registry_header, check_supported_header
 
 from renkei.registry.errors import (
+    CredentialInvalid,
     CredentialRevoked,
     IdentifierInvalid,
     OrganisationInvalid,
@@ -44,12 +57,14 @@ from renkei.registry.errors import (
 from renkei.registry.identifiers import DEFAULT_INSTANCE, MemberId
 from renkei.registry.keys import (
     PrivateKey,
+    PublicKey,
     certificate_kid,
     key_type_of,
     private_key_pem,
     public_key_kid,
     read_certificate,
     read_private_key,
+    read_public_key,
 )
 from renkei.registry.models import Credential, KeyType, MemberSystem
 from renkei.registry.ports import ReplayStore
@@ -65,13 +80,37 @@ TOKEN_MAX = 8192
 JTI_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 KID_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 CLAIMS = ("htm", "htu", "bh", "iat", "jti", "sub", "aud")
+CLAIM_TYPES: tuple[tuple[str, type], ...] = tuple((claim, int if claim == "iat" else str) for claim in CLAIMS)
+HEADER_MAX = 512
+"""Longest protected header segment accepted (base64url characters; joserfc's limit, kept)."""
+SIGNATURE_SIZE = 64
+"""Both accepted algorithms give 64 signature bytes: ES256 ``r‖s`` (2 × 32), Ed25519."""
+PLAIN_HEADER = frozenset({"alg", "typ", "kid"})
+"""A header of only these members needs no further check; any other member must be a registered JWS
+header parameter (RFC 7515 §4.1) of the right type, or the token is refused."""
+HEADER_CACHE = 1024
+"""Validated header segments kept per authenticator (emptied when full: members have few headers each)."""
 KEY_CACHE = 1024
 """Imported verification keys kept per authenticator (keyed by the PEM itself, so never stale)."""
+_ES256 = ec.ECDSA(hashes.SHA256())
 
 
 def body_hash(body: bytes) -> str:
     """``bh``: the SHA-256 of the exact body bytes, base64url without padding (an empty body included)."""
     return base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(segment: bytes) -> bytes:
+    """Base64url without padding, strictly: ``ValueError`` unless ``segment`` is the one canonical
+    encoding of the bytes it gives (no padding, no other alphabet, no stray or non-zero trailing bits)."""
+    try:
+        raw = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+    except ValueError:  # binascii.Error: a length of 4k + 1
+        raw = None
+    # The lenient decoder skips stray characters and unused bits: only the round trip proves canonical.
+    if raw is None or base64.urlsafe_b64encode(raw).rstrip(b"=") != segment:
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 def request_target(raw_path: bytes | str, query_string: bytes | str = b"") -> str:
@@ -178,7 +217,8 @@ class RequestAuthenticator:
         self._clock = clock
         self._audience = audience
         self._window = window
-        self._keys: OrderedDict[tuple[str, KeyType], ECKey | OKPKey] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, KeyType], PublicKey] = OrderedDict()
+        self._headers: dict[bytes, tuple[str, Mapping[str, Any]]] = {}
 
     @property
     def replays(self) -> ReplayStore:
@@ -211,11 +251,12 @@ class RequestAuthenticator:
         ``keep_until``) before acting on the request, or a replay would pass."""
         if not token:
             raise SignatureMissing(f"署名がありません: the request needs a {SIGNATURE_HEADER} header")
-        kid, header = self._header(token)
+        parsed = self._parse(token)
+        kid = parsed.kid
         credential = self._signers.credential(kid)
         if credential is None:
             raise SignerUnknown("no registered credential has this kid", kid=kid)
-        claims = self._claims(token, header, credential)
+        claims = self._claims(parsed, credential)
         member = self._member(claims, credential)
         now = self._clock.now()
         if credential.revoked_at is not None:
@@ -238,47 +279,59 @@ class RequestAuthenticator:
             member=member, kid=kid, jti=claims["jti"], issued_at=issued_at, token=token, keep_until=keep_until
         )
 
-    @staticmethod
-    def _header(token: str) -> tuple[str, dict[str, Any]]:
-        if len(token) > TOKEN_MAX or not token.isascii():
-            raise SignatureInvalid("the signature token is malformed")
+    def _parse(self, token: str) -> _Token:
+        """The token split and decoded once. A member's header segment is the same on every request it
+        signs, so valid header segments are kept (the outcome depends on the bytes alone)."""
+        header_segment, payload_segment, signature = _split(token)
+        known = self._headers.get(header_segment)
+        if known is None:
+            known = _header(header_segment)
+            if len(self._headers) >= HEADER_CACHE:
+                self._headers.clear()  # a flood of made-up kids costs a re-parse, never memory
+            self._headers[header_segment] = known
         try:
-            header = jws.extract_compact(token.encode("ascii")).headers()
-        except (JoseError, ValueError):
+            payload = b64url_decode(payload_segment)
+        except ValueError:
             raise SignatureInvalid("the signature token is not a compact JWS") from None
-        kid = header.get("kid")
-        if header.get("typ") != TOKEN_TYPE or not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
-            raise SignatureInvalid(f"the token header needs typ {TOKEN_TYPE!r} and a kid (SHA-256 hex)")
-        if "crit" in header:
-            raise SignatureInvalid("critical header parameters are not supported")
-        return kid, header
+        signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+        return _Token(known[0], known[1], payload, signing_input, signature)
 
-    def _key(self, credential: Credential) -> ECKey | OKPKey:
-        """The credential's verification key, imported once (parsing a PEM costs as much as verifying)."""
+    def _key(self, credential: Credential) -> PublicKey:
+        """The credential's verification key, imported once (parsing a PEM costs as much as verifying).
+
+        Keyed by the PEM itself, so a rotated credential (another kid, another PEM) never meets a stale
+        key; revocation and validity are read from the credential on every check, never cached here."""
         cache_key = (credential.public_key_pem, credential.key_type)
         key = self._keys.get(cache_key)
         if key is None:
-            key = _jwk(credential.public_key_pem, credential.key_type)
+            key = read_public_key(credential.public_key_pem.encode("ascii"))
+            if key_type_of(key) is not credential.key_type:
+                raise CredentialInvalid(f"the registered key is not a {credential.key_type} key")
             self._keys[cache_key] = key
             if len(self._keys) > KEY_CACHE:
                 self._keys.popitem(last=False)
         return key
 
-    def _claims(self, token: str, header: dict[str, Any], credential: Credential) -> dict[str, Any]:
+    def _claims(self, parsed: _Token, credential: Credential) -> dict[str, Any]:
+        header = parsed.header
         algorithm = credential.key_type.jws_algorithm
-        if header.get("alg") != algorithm:
-            raise SignatureInvalid(f"the credential signs with {algorithm}, not {header.get('alg')!r}")
+        if header["alg"] != algorithm:
+            raise SignatureInvalid(f"the credential signs with {algorithm}, not {header['alg']!r}")
+        if not PLAIN_HEADER.issuperset(header):
+            try:
+                check_supported_header(JWS_HEADER_REGISTRY, dict(header))
+                check_registry_header(JWS_HEADER_REGISTRY, dict(header))
+            except (JoseError, ValueError):
+                raise SignatureInvalid("the token header has unsupported or mistyped parameters") from None
         try:
-            verified = jws.deserialize_compact(token, self._key(credential), algorithms=[algorithm])
-            claims = json.loads(verified.payload)
-        except (JoseError, ValueError):
+            _verify(self._key(credential), parsed.signing_input, b64url_decode(parsed.signature))
+            claims = json.loads(parsed.payload)
+        except (InvalidSignature, CredentialInvalid, ValueError):
             raise SignatureInvalid("the signature does not verify with the registered credential") from None
         if not isinstance(claims, dict):
             raise SignatureInvalid("the token payload is not a JSON object")
-        types = {"htm": str, "htu": str, "bh": str, "iat": int, "jti": str, "sub": str, "aud": str}
-        wrong = [
-            c for c in CLAIMS if not isinstance(claims.get(c), types[c]) or isinstance(claims.get(c), bool)
-        ]
+        # Exact types (JSON gives no subclasses; a bool is not an int here).
+        wrong = [claim for claim, kind in CLAIM_TYPES if type(claims.get(claim)) is not kind]
         if wrong:
             raise SignatureInvalid(f"the token lacks or mistypes the claims {wrong}", claims=wrong)
         if not JTI_PATTERN.fullmatch(claims["jti"]):
@@ -325,3 +378,60 @@ class RequestAuthenticator:
                 reason="future",
             )
         return issued_at
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """A compact JWS split once: the decoded header and payload, and what the signature covers."""
+
+    kid: str
+    header: Mapping[str, Any]
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+    """Still base64url: decoded only once a registered credential is found."""
+
+
+def _split(token: str) -> tuple[bytes, bytes, bytes]:
+    """The three segments of a compact JWS of at most :data:`TOKEN_MAX` ASCII characters (header at most
+    :data:`HEADER_MAX`), or ``registry.auth.invalid_signature``."""
+    if len(token) > TOKEN_MAX or not token.isascii():
+        raise SignatureInvalid("the signature token is malformed")
+    parts = token.encode("ascii").split(b".")
+    if len(parts) != 3 or len(parts[0]) > HEADER_MAX:
+        raise SignatureInvalid("the signature token is not a compact JWS")
+    return parts[0], parts[1], parts[2]
+
+
+def _header(segment: bytes) -> tuple[str, Mapping[str, Any]]:
+    """``kid`` and the protected header of a header segment, or ``registry.auth.invalid_signature``
+    unless it is canonical base64url of a JSON object with ``alg``, ``typ`` :data:`TOKEN_TYPE`, a 64-hex
+    ``kid``, no ``crit`` (and no ``b64`` but true: unencoded payloads, RFC 7797, are not request tokens)."""
+    try:
+        header = json.loads(b64url_decode(segment))
+    except ValueError:
+        raise SignatureInvalid("the signature token is not a compact JWS") from None
+    if (
+        not isinstance(header, dict)
+        or "alg" not in header
+        or ("b64" in header and header["b64"] is not True and "crit" not in header)
+    ):
+        raise SignatureInvalid("the signature token is not a compact JWS")
+    kid = header.get("kid")
+    if header.get("typ") != TOKEN_TYPE or not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
+        raise SignatureInvalid(f"the token header needs typ {TOKEN_TYPE!r} and a kid (SHA-256 hex)")
+    if "crit" in header:
+        raise SignatureInvalid("critical header parameters are not supported")
+    return kid, MappingProxyType(header)
+
+
+def _verify(key: PublicKey, signing_input: bytes, signature: bytes) -> None:
+    """``InvalidSignature`` unless ``signature`` (JWS form: ES256 raw ``r‖s``, or Ed25519) verifies."""
+    if len(signature) != SIGNATURE_SIZE:
+        raise InvalidSignature
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:], "big")
+        key.verify(encode_dss_signature(r, s), signing_input, _ES256)
+    else:
+        key.verify(signature, signing_input)
