@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Iterator
 
@@ -15,7 +16,9 @@ import pytest
 from renkei.audit.models import AccessRecord, Side
 from renkei.exchange.service import subject_of
 from renkei.net.http import HttpClient, HttpResponse
+from renkei.registry.keystore import CA_DIRECTORY
 from renkei.tenancy.link import PeerLink
+from renkei.tenancy.tls import TLS_DIRECTORY
 from tests.exchange.federation_harness import (
     ATENA_A,
     CHUO,
@@ -190,3 +193,35 @@ def test_a_peer_cannot_assert_a_client_it_does_not_host(pair: Pair) -> None:
     answer = asyncio.run(call())
     assert answer.status == 400, answer.body
     assert json.loads(answer.body)["code"] == "exchange.peer.invalid"
+
+
+def test_a_peer_presenting_a_certificate_of_another_ca_is_refused_and_nothing_is_recorded(
+    pair: Pair,
+) -> None:
+    """DC2 comes back with a new CA (its hub certificate reissued by it): DC1 pinned the old one, so the
+    handshake fails — a typed fault, no record of provision — until DC2 returns with the CA DC1 trusts."""
+    before = len(records(pair.dc1, pair.person_a))
+    data = pair.dc2.settings.data_dir
+    pair.dc2.stop()
+    kept = data / "kept-ca"
+    (data / CA_DIRECTORY).rename(kept)
+    (data / TLS_DIRECTORY / "hub.pem").unlink()
+    try:
+        pair.dc2.start()  # a fresh CA is generated; the hub certificate is issued by it
+        answer = pair.query(BODY)
+        problem = answer.json()
+        assert answer.status_code == 502, problem
+        assert (problem["code"], problem["peer_code"]) == (
+            "exchange.peer.unavailable",
+            "tenancy.peer.untrusted",
+        )
+        assert problem["reason"] == "peer_certificate"
+        assert pair.seen == []
+        assert len(records(pair.dc1, pair.person_a)) == before
+    finally:
+        pair.dc2.stop()
+        shutil.rmtree(data / CA_DIRECTORY)
+        kept.rename(data / CA_DIRECTORY)
+        (data / TLS_DIRECTORY / "hub.pem").unlink()
+        pair.dc2.start()
+    assert pair.query(BODY).status_code == 200

@@ -453,12 +453,7 @@ class ExchangeHub:
         if soap:
             result = decode_response(self._spec, grant.kind, grant.service, answer.body, status=answer.status)
         else:
-            try:
-                result = json.loads(answer.body)
-            except ValueError:
-                raise ServiceFailed("the provider's answer is not JSON") from None
-            if not isinstance(result, dict):
-                raise ServiceFailed("the provider's answer is not a JSON object")
+            result = _json_object(answer.body, ServiceFailed, "the provider's answer")
         return self._answer(ctx, client, provider, grant, person_key, result, ServiceFailed, sides)
 
     def _answer(
@@ -506,12 +501,7 @@ class ExchangeHub:
             raise _remote_fault(deployment, answer)
         if contains_individual_number(answer.body):
             raise RemoteFailed("the peer's answer carries a 個人番号; not passed on", deployment=deployment)
-        try:
-            result = json.loads(answer.body)
-        except ValueError:
-            raise RemoteFailed("the peer's answer is not JSON", deployment=deployment) from None
-        if not isinstance(result, dict):
-            raise RemoteFailed("the peer's answer is not a JSON object", deployment=deployment)
+        result = _json_object(answer.body, RemoteFailed, "the peer's answer", deployment=deployment)
         return self._answer(ctx, client, provider, grant, person_key, result, RemoteFailed, (Side.REQUESTER,))
 
     def _request_data(self, incoming: Incoming, grant: Grant) -> dict[str, Any]:
@@ -765,6 +755,17 @@ class ExchangeHub:
             body = {"id": stored.key, "status": "pending", "location": location}
             return Exchanged(Reply(202, body), stored.message_id, stored.request_hash, location)
         return Exchanged(_reply_of(stored), stored.message_id, stored.request_hash)
+
+
+def _json_object(body: bytes, error: type[ExchangeError], what: str, **detail: Any) -> dict[str, Any]:
+    """``body`` as a JSON object, or ``error`` saying what it is not (never quoting it)."""
+    try:
+        result = json.loads(body)
+    except ValueError:
+        raise error(f"{what} is not JSON", **detail) from None
+    if not isinstance(result, dict):
+        raise error(f"{what} is not a JSON object", **detail)
+    return result
 
 
 def _remote_fault(deployment: str, answer: ProviderReply) -> ExchangeError:
