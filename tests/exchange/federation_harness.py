@@ -22,25 +22,36 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI, Request, Response
 
 from renkei.api.deps import Platform
 from renkei.app import build_app, build_platform
 from renkei.exchange.provider import income_provider
 from renkei.exchange.signing import HUB_KEY_NAME
+from renkei.exchange.soapcodec import (
+    SOAP_CONTENT_TYPE,
+    fault_envelope,
+    operations,
+    read_request,
+    write_response,
+)
 from renkei.identity.keys import FileKeyStore
 from renkei.identity.models import BasicInfo, Sex
 from renkei.registry.auth import SIGNATURE_HEADER, sign_request
 from renkei.registry.service import Enrolment
 from renkei.settings import Settings
+from renkei.spec.models import Spec
 from renkei.storage.clock import SystemClock
 from renkei.tenancy.serve import federation_server_options
 from tests.exchange.harness import PURPOSE, PURPOSE_ITEMS, ROW, free_port, serve
 
 CHIYODA = "JP/LG/131016"
 CHUO = "JP/LG/131024"
+MINATO = "JP/LG/131032"  # 港区: its 個人住民税 system (u06) in DC2 speaks SOAP only
 ATENA_A = "000000000000011"  # the person's 宛名番号 at 千代田区 (DC1)
 ATENA_B = "000000000000029"  # the same person's 宛名番号 at 中央区 (DC2)
 SERVICE_PATH = "/r1/JP/LG/131024/u06/income-certificate"
+SOAP_SERVICE_PATH = "/r1/JP/LG/131032/u06/income-certificate"
 DC1_ONLY_PURPOSE = "dc1-only-subsidy"
 """A purpose DC1's registry holds and DC2's does not: DC1 lets a query through, DC2's own check refuses."""
 
@@ -134,6 +145,8 @@ class Pair:
     """千代田区's 乳幼児医療 system (JP/LG/131016/u17), enrolled at DC1."""
     fugo_b: str
     """The person's 符号 for 中央区, issued by the base (DC1) and adopted by DC2."""
+    fugo_c: str
+    """… and for 港区, whose SOAP-only system answers at DC2."""
     seen: list[dict[str, Any]]
     """What DC2's provider received."""
     person_a: str
@@ -161,10 +174,9 @@ class Pair:
             **headers,
         }
 
-    def query(self, body: bytes, **headers: str) -> httpx.Response:
-        return httpx.post(
-            self.dc1.url + SERVICE_PATH, content=body, headers=self.signed(body, **headers), timeout=30
-        )
+    def query(self, body: bytes, *, path: str = SERVICE_PATH, **headers: str) -> httpx.Response:
+        signed = self.signed(body, path=path, **headers)
+        return httpx.post(self.dc1.url + path, content=body, headers=signed, timeout=30)
 
 
 def _site(name: str, root: Path, database_url: str) -> Site:
@@ -196,32 +208,41 @@ def running_pair(root: Path, database_urls: tuple[str, str]) -> Iterator[Pair]:
             DC1_ONLY_PURPOSE, "独自助成", "条例", {"individual-resident-tax": PURPOSE_ITEMS}
         )
         person = one.identity.enrol(info)
-        for org in (CHIYODA, CHUO):
+        for org in (CHIYODA, CHUO, MINATO):
             one.linkage.register_organisation(org)
         one.linkage.register_local_id(CHIYODA, ATENA_A, person.person_key)
         fugo_b = str(one.linkage.fugo_for(CHUO, person.person_key))
+        fugo_c = str(one.linkage.fugo_for(MINATO, person.person_key))
         one.federation.configure("DC1", dc1.hub_url)
     finally:
         one.storage.close()
 
     two = dc2.setup()
     hub_key = FileKeyStore(dc2.settings.data_dir / "keys").secret(HUB_KEY_NAME, 32)
-    with serve(income_provider(table, hub_key=hub_key, seen=seen)) as provider_url:
+    with (
+        serve(income_provider(table, hub_key=hub_key, seen=seen)) as provider_url,
+        serve(soap_income_provider(two.spec, table, seen)) as soap_url,
+    ):
         try:
             two.registry.add_organisation("LG", "131024", "中央区")
             two.registry.add_member(CHUO, 6, endpoint=provider_url)
             two.registry.provide(f"{CHUO}/u06", "income-certificate")
+            two.registry.add_organisation("LG", "131032", "港区")
+            two.registry.add_member(MINATO, 6, endpoint=soap_url + "/", protocol="soap")
+            two.registry.provide(f"{MINATO}/u06", "income-certificate")
             _purpose(two)
             local = two.identity.enrol(info)
             two.linkage.register_organisation(CHUO)
             two.linkage.register_local_id(CHUO, ATENA_B, local.person_key)
             two.linkage.adopt_fugo(CHUO, local.person_key, fugo_b)
+            two.linkage.register_organisation(MINATO)
+            two.linkage.adopt_fugo(MINATO, local.person_key, fugo_c)
             two.federation.configure("DC2", dc2.hub_url)
         finally:
             two.storage.close()
-        table[fugo_b] = dict(ROW)
+        table[fugo_b] = table[fugo_c] = dict(ROW)
         _exchange_trust(dc1, dc2)
-        pair = Pair(dc1, dc2, client, fugo_b, seen, str(person.person_key), str(local.person_key))
+        pair = Pair(dc1, dc2, client, fugo_b, fugo_c, seen, str(person.person_key), str(local.person_key))
         dc1.start()
         try:
             dc2.start()
@@ -231,6 +252,27 @@ def running_pair(root: Path, database_urls: tuple[str, str]) -> Iterator[Pair]:
                 dc2.stop()
         finally:
             dc1.stop()
+
+
+def soap_income_provider(spec: Spec, table: dict[str, dict[str, Any]], seen: list[dict[str, Any]]) -> FastAPI:
+    """A SOAP-only 個人住民税 system: one address, the WSDL's envelopes (read and written by the codec the
+    hub's SOAP edge uses), answering ``incomeCertificate`` by its own 符号."""
+    known = operations(spec)
+    app = FastAPI()
+
+    @app.post("/")
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        op, items = read_request(spec, known, body, request.headers.get("soapaction"))
+        seen.append({"body": items, "headers": dict(request.headers), "soap": True})
+        row = table.get(str(items.get("person_fugo")))
+        if row is None:
+            fault = fault_envelope("demo.person.unknown", "PersonUnknown", "no such person", client=True)
+            return Response(fault, status_code=500, media_type=SOAP_CONTENT_TYPE)
+        answer = write_response(op, {"fiscal_year": items.get("fiscal_year"), **row})
+        return Response(answer, media_type=SOAP_CONTENT_TYPE)
+
+    return app
 
 
 def _exchange_trust(dc1: Site, dc2: Site) -> None:

@@ -23,7 +23,9 @@ from tests.exchange.federation_harness import (
     ATENA_A,
     CHUO,
     DC1_ONLY_PURPOSE,
+    MINATO,
     SERVICE_PATH,
+    SOAP_SERVICE_PATH,
     Pair,
     Site,
     running_pair,
@@ -105,6 +107,19 @@ def test_a_query_for_a_provider_in_the_other_deployment_is_answered_there_with_o
         assert record.provider.member == f"{CHUO}/u06"
         assert {i.id for i in record.items} == set(EXPECTED)
     assert records(pair.dc1, pair.person_b) == [] and records(pair.dc2, pair.person_a) == []
+
+
+def test_a_soap_only_provider_in_the_other_deployment_answers_a_rest_caller(pair: Pair) -> None:
+    """DC2 converts the forwarded JSON query to the WSDL's SOAP envelope for 港区's SOAP-only system."""
+    before = len(records(pair.dc2, pair.person_b))
+    answer = pair.query(BODY, path=SOAP_SERVICE_PATH)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == EXPECTED
+    [got] = pair.seen
+    assert got["soap"] and got["body"]["person_fugo"] == pair.fugo_c
+    assert got["headers"]["content-type"].startswith("text/xml")
+    [two] = records(pair.dc2, pair.person_b)[before:]
+    assert (two.side, two.provider.member) == (Side.PROVIDER, f"{MINATO}/u06")
 
 
 def test_the_peer_authorises_again_and_its_denial_names_its_rule(pair: Pair) -> None:
