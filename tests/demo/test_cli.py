@@ -29,7 +29,7 @@ def test_seed_twice_then_show(tmp_path: Path) -> None:
         ("131016", 60, 60),
         ("131024", 20, 20),
     ]
-    assert len(summary["members"]) == 10
+    assert len(summary["members"]) == 12  # u01 u06 u10 u15 u17 and the 統合DB (u09) of each municipality
     assert summary["services"] == 10
     table = runner.invoke(demo_app, ["show", *where])
     assert table.exit_code == 0, table.output

@@ -83,7 +83,8 @@ def demo(tmp_path: Path, spec: Spec) -> Iterator[Demo]:
         sock = bound_socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         seed_demo(platform, populations, data_dir=data_dir, base_url=url, notifications=hub)
-        assert len(hub.subscriptions(topic=TOPIC)) == 8
+        # u06 u10 u15 u17 and the 統合DB's intake (u09) of each municipality
+        assert len(hub.subscriptions(topic=TOPIC)) == 10
         organisations = [OrganisationId.parse(f"JP/LG/{p.municipality.code}") for p in populations]
         assert seed_subscriptions(hub, organisations, url) == 0, "seeding again changes nothing"
 

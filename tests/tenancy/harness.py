@@ -47,6 +47,7 @@ class Site:
     tls: HubTls
     port: int
     sock: socket.socket
+    database_url: str = ""
 
     @property
     def hub_url(self) -> str:
@@ -76,7 +77,8 @@ def build_site(
 ) -> Site:
     data_dir = root / name.lower()
     data_dir.mkdir(parents=True)
-    storage = create_storage(database_url or f"sqlite:///{data_dir / 'renkei.db'}")
+    database_url = database_url or f"sqlite:///{data_dir / 'renkei.db'}"
+    storage = create_storage(database_url)
     source = connection_source(storage)
     authority = CertificateAuthority(
         FileAuthorityStore(data_dir / CA_DIRECTORY), clock, name=f"renkei {name} CA"
@@ -89,7 +91,9 @@ def build_site(
     if configure:
         federation.configure(name, f"https://127.0.0.1:{port}")
     tls = HubTls(federation, authority, data_dir / TLS_DIRECTORY, clock)
-    return Site(name, data_dir, storage, authority, registry, peers, federation, tls, port, sock)
+    return Site(
+        name, data_dir, storage, authority, registry, peers, federation, tls, port, sock, database_url
+    )
 
 
 def peer_app(site: Site, clock: Clock, *, ttl: float = 30.0) -> FastAPI:

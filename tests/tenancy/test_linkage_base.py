@@ -262,18 +262,15 @@ def test_batches_cross_the_thousand_boundary(
 
 
 def test_the_cli_acquires_for_every_resident_of_the_org(
-    scene: tuple[Site, Site, LinkageBase, LinkageBase], request: pytest.FixtureRequest
+    scene: tuple[Site, Site, LinkageBase, LinkageBase],
 ) -> None:
     dc1, dc2, base, local = scene
-    if request.node.callspec.params.get("database") != "sqlite":
-        pytest.skip("the CLI reads the deployment's SQLite file in its data directory")
+    where = ["--data-dir", str(dc2.data_dir), "--database-url", dc2.database_url]
     with serving(dc1, linkage_app(dc1, base)):
-        unset = CliRunner().invoke(
-            federation_app, ["--data-dir", str(dc2.data_dir), "acquire", "--org", ORG_B]
-        )
+        unset = CliRunner().invoke(federation_app, [*where, "acquire", "--org", ORG_B])
         result = CliRunner().invoke(
             federation_app,
-            ["--data-dir", str(dc2.data_dir), "acquire", "--org", ORG_B],
+            [*where, "acquire", "--org", ORG_B],
             env={"RENKEI_LINKAGE_BASE": "DC1"},
             catch_exceptions=False,
         )
