@@ -389,14 +389,17 @@ def running_world(
 
 
 def subscribe_all(world: World) -> None:
-    """u06 / u10 (narrow purpose) / u15 of 千代田区 by webhook, u17 polling; 中央区's u06 by webhook (another
-    organisation), 中央区's u10 only for its own organisation's events."""
+    """u06 / u10 (narrow purpose) / u15 of 千代田区 by webhook, u17 polling; 中央区's u06 by webhook for
+    千代田区's events (an operator's cross-organisation subscription), 中央区's u10 for its own."""
     hub, hook = world.hub, world.receivers.hook
     hub.subscribe(f"{CHIYODA}/u06", TOPIC, url=hook("u06"), purpose="resident-tax-assessment")
     hub.subscribe(f"{CHIYODA}/u10", TOPIC, url=hook("u10"), purpose="nhi-narrow")
     hub.subscribe(f"{CHIYODA}/u15", TOPIC, url=hook("u15"), purpose="child-allowance")
     hub.subscribe(f"{CHIYODA}/u17", TOPIC, mode="poll", purpose="infant-medical-subsidy")
-    hub.subscribe(f"{CHUO}/u06", TOPIC, url=hook("chuo-u06"), purpose="resident-tax-assessment")
+    # An operator's cross-organisation subscription: 中央区's u06 takes 千代田区's events (named source).
+    hub.subscribe(
+        f"{CHUO}/u06", TOPIC, url=hook("chuo-u06"), purpose="resident-tax-assessment", source=CHIYODA
+    )
     hub.subscribe(f"{CHUO}/u10", TOPIC, url=hook("chuo-u10"), purpose="nhi-narrow", source=CHUO)
 
 

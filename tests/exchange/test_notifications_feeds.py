@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from renkei.exchange.service import subject_of
+from renkei.registry.identifiers import MemberId
 from renkei.spec.models import Spec
 from renkei.storage.clock import SystemClock
 from tests.exchange.notifications_harness import (
@@ -86,11 +87,55 @@ def test_the_delta_feed_pages_from_a_cursor_and_the_snapshot_keeps_the_latest_pe
     assert [e["event_id"] for e in after["events"]] == [later], "差分 goes on where the 全件 stood"
 
 
-def test_a_poller_in_another_organisation_gets_its_own_fugo_and_its_purposes_items(world: World) -> None:
+def test_a_poller_in_another_organisation_reads_only_what_its_subscription_takes(world: World) -> None:
+    """中央区's u10 is subscribed to 中央区's own events (``source``): 千代田区's feed, snapshot and CSV
+    export are refused, whatever the query or headers add. Once the operator makes the cross-organisation
+    subscription (source 千代田区), it reads them with its own 符号 and its purpose's items only."""
     world.publish({"events": [event(world.persons["a"]), event(world.persons["b"])]})
-    page = _read(world, FEED, who=f"{CHUO}/u10", purpose="nhi-narrow")
+    chuo_u10 = f"{CHUO}/u10"
+    for target in (
+        FEED,
+        FEED + "/snapshot",
+        f"/r1/{PUBLISHER}/files/{TOPIC}",
+        FEED + f"?since=0&source={CHIYODA}&publisher={CHUO}/u01",
+    ):
+        refused = world.request(
+            "GET", target, who=chuo_u10, purpose="nhi-narrow", headers={"X-Renkei-Tenant": "131016"}
+        )
+        assert refused.status_code == 403, target
+        assert refused.headers["content-type"] == "application/problem+json"
+        body = refused.json()
+        assert (body["code"], body["rule"], body["source"]) == (
+            "exchange.feed.forbidden",
+            "subscription.source",
+            CHUO,
+        ), target
+    assert chuo_u10 not in {r["requester"]["member"] for r in world.access_records()}
+    refused_log = [e for e in world.message_log.entries() if e.client == chuo_u10]
+    assert refused_log and {e.outcome.value for e in refused_log} == {"denied"}
+
+    world.hub.subscribe(chuo_u10, TOPIC, mode="poll", purpose="nhi-narrow", source=CHIYODA)
+    page = _read(world, FEED, who=chuo_u10, purpose="nhi-narrow")
     assert [e["person_fugo"] for e in page["events"]] == [world.fugo(CHUO, "a"), world.fugo(CHUO, "b")]
     assert all(set(e["data"]) <= set(NARROW_ITEMS) for e in page["events"])
+
+
+def test_a_subscription_without_source_reads_its_own_organisation_only(world: World) -> None:
+    """A subscription without ``source`` takes its own organisation's events only: 中央区's u06, its
+    subscription changed to name no source, neither reads nor is pushed 千代田区's events."""
+    hub = world.hub
+    hub.subscribe(
+        f"{CHUO}/u06", TOPIC, url=world.receivers.hook("chuo-u06"), purpose="resident-tax-assessment"
+    )
+    [held] = [s for s in hub.subscriptions(topic=TOPIC) if s.subscriber == f"{CHUO}/u06"]
+    assert held.source is None
+    assert not held.takes_from(f"{CHIYODA}/u01") and held.takes_from(f"{CHUO}/u01")
+    world.publish(event(world.persons["a"]))
+    refused = world.request("GET", FEED, who=f"{CHUO}/u06", purpose="resident-tax-assessment")
+    assert refused.status_code == 403 and refused.json()["code"] == "exchange.feed.forbidden"
+    assert refused.json()["source"] == CHUO
+    # No subscription at all: the reader's own organisation, as without a source.
+    assert world.hub.feed_source(MemberId.parse(f"{CHIYODA}/u07"), TOPIC) == CHIYODA
 
 
 def test_feed_readers_are_authenticated_and_authorised(world: World) -> None:
@@ -126,7 +171,7 @@ def test_a_member_manages_its_own_subscription(world: World) -> None:
         "mode": "webhook",
         "url": world.receivers.hook("new-u15"),
         "purpose": "child-allowance",
-        "source": None,
+        "source": CHIYODA,  # a member's own subscription takes its own organisation's events
     }
     assert world.request("GET", target, who=u15).json()["url"] == world.receivers.hook("new-u15")
     for wrong, code in (
@@ -145,6 +190,13 @@ def test_a_member_manages_its_own_subscription(world: World) -> None:
         ({"mode": "poll", "purpose": "child-allowance", "colour": "blue"}, "exchange.subscription.invalid"),
     ):
         assert world.request("PUT", target, wrong, who=u15).json()["code"] == code, wrong
+    for outside in (CHUO, f"{CHUO}/u01", "JP/GOV/000000"):
+        refused = world.request("PUT", target, {**body, "source": outside}, who=u15)
+        assert refused.status_code in (400, 403), outside
+    cross = world.request("PUT", target, {**body, "source": CHUO}, who=u15)
+    assert cross.status_code == 403 and cross.json()["code"] == "exchange.subscription.source_forbidden"
+    own_publisher = world.request("PUT", target, {**body, "source": PUBLISHER}, who=u15)
+    assert own_publisher.status_code == 200 and own_publisher.json()["source"] == PUBLISHER
     someone_else = world.request("PUT", f"/r1/{CHIYODA}/u06/subscriptions/{TOPIC}", body, who=u15)
     assert someone_else.status_code == 403 and someone_else.json()["rule"] == "client.self"
     unknown_topic = world.request("PUT", f"/r1/{u15}/subscriptions/no-such-topic", body, who=u15)

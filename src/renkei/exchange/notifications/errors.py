@@ -6,7 +6,7 @@ reused where they mean the same thing; these are the ones notifications add.
 
 from __future__ import annotations
 
-from renkei.exchange.errors import BadRequest, ExchangeError
+from renkei.exchange.errors import AccessDenied, BadRequest, ExchangeError
 
 
 class TopicUnknown(ExchangeError):
@@ -57,3 +57,18 @@ class NothingToReplay(ExchangeError):
     code = "exchange.replay.nothing"
     http_status = 404
     xroad_code = "Client.NotFound"
+
+
+class FeedForbidden(AccessDenied):
+    """A feed read (差分, 全件, the CSV export) naming a publisher outside what the reader's subscription
+    takes: its ``source``, or without one the reader's own organisation. Another municipality's events are
+    never read on the matrix's say-so alone (``docs/tenancy.md``)."""
+
+    code = "exchange.feed.forbidden"
+
+
+class SourceForbidden(AccessDenied):
+    """A member system asked for a subscription of its own whose ``source`` lies outside its organisation:
+    a cross-organisation subscription is the deployment operator's decision, not the member's."""
+
+    code = "exchange.subscription.source_forbidden"

@@ -42,8 +42,8 @@ class Subscription:
 
     ``purpose`` (事務) is required for topics of personal information: it bounds the items delivered and is
     named in the access records. ``source`` limits the subscription to events of one organisation
-    (``JP/LG/131016``) or member system (``JP/LG/131016/u01``); ``None`` takes every publisher the matrix
-    allows.
+    (``JP/LG/131016``) or member system (``JP/LG/131016/u01``); ``None`` means the subscriber's own
+    organisation (a municipality's data stays with it unless the operator names another source).
     """
 
     subscriber: str
@@ -56,8 +56,10 @@ class Subscription:
     updated_at: datetime
 
     def takes_from(self, publisher: str) -> bool:
-        """Whether an event of ``publisher`` (a member id) falls within ``source``."""
-        return self.source is None or publisher == self.source or publisher.startswith(self.source + "/")
+        """Whether an event of ``publisher`` (a member id) falls within ``source`` (by default the
+        subscriber's own organisation: the first three parts of its id)."""
+        source = self.source or self.subscriber.rsplit("/", 1)[0]
+        return publisher == source or publisher.startswith(source + "/")
 
 
 @dataclass(frozen=True, slots=True)

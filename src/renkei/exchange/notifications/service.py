@@ -40,6 +40,8 @@ from renkei.exchange.models import Exchanged, Incoming, LogEntry, LogOutcome, Re
 from renkei.exchange.notifications.errors import (
     CursorInvalid,
     EventInvalid,
+    FeedForbidden,
+    SourceForbidden,
     SubscriptionInvalid,
     SubscriptionUnknown,
     TopicUnknown,
@@ -432,7 +434,7 @@ class NotificationHub:
     ) -> tuple[MemberId, MemberId, InformationKind, Purpose | None]:
         client = self._authenticate(incoming, call)
         publisher = self._path_member(incoming.path)
-        kind, _ = self._topic(topic)
+        kind, service = self._topic(topic)
         if not self._may_receive(kind, publisher, str(client)):
             raise AccessDenied(
                 f"{kind.name}: ({publisher.unit}) → ({client.unit}) は連携マトリクスにありません"
@@ -442,10 +444,33 @@ class NotificationHub:
                 sender=publisher.unit,
                 receiver=client.unit,
             )
+        self._check_source(client, publisher, service.id)
         purpose_id = incoming.headers.get("x-road-issue")
         if not kind.personal and not purpose_id:
             return client, publisher, kind, None
         return client, publisher, kind, self._purpose(kind, purpose_id)
+
+    def feed_source(self, reader: MemberId, topic: str) -> str:
+        """The organisation or member system whose events ``reader`` may read on ``topic``'s feeds: its
+        subscription's ``source``; without one (or without a subscription), its own organisation."""
+        held = self.store.subscriptions(subscriber=str(reader), topic=topic)
+        source = held[0].source if held else None
+        return source or str(reader.organisation)
+
+    def _check_source(self, reader: MemberId, publisher: MemberId, topic: str) -> None:
+        """The tenancy guard of the feeds: the matrix says which *units* may read a kind; the subscription
+        says which *organisations'* publishers. A read naming any other publisher is refused, whatever
+        the path, query or headers say (``docs/tenancy.md``)."""
+        source = self.feed_source(reader, topic)
+        if str(publisher) == source or str(publisher).startswith(source + "/"):
+            return
+        raise FeedForbidden(
+            f"{reader} の購読は {publisher} のフィードを含みません"
+            f" (the reader's subscription takes events of {source} only)",
+            rule="subscription.source",
+            publisher=str(publisher),
+            source=source,
+        )
 
     def _page(
         self,
@@ -523,7 +548,7 @@ class NotificationHub:
                     raise SubscriptionUnknown(f"{subscriber} has no subscription to {topic[:64]}")
                 body = subscription_json(found[0])
             else:
-                body = subscription_json(self._subscribe_from(subscriber, topic, incoming.body or b""))
+                body = subscription_json(self._subscribe_from(client, topic, incoming.body or b""))
         except ExchangeError as error:
             return self._fail(call, error)
         except Exception as exc:
@@ -532,20 +557,33 @@ class NotificationHub:
         self._log(call, LogOutcome.PROVIDED if incoming.method == "GET" else LogOutcome.ACCEPTED, None, body)
         return Exchanged(Reply(200, body), call.message_id, call.request_hash)
 
-    def _subscribe_from(self, subscriber: str, topic: str, raw: bytes) -> Subscription:
+    def _subscribe_from(self, subscriber: MemberId, topic: str, raw: bytes) -> Subscription:
+        """A member's own subscription: its ``source`` lies within its organisation (the default); a
+        cross-organisation subscription is made by the operator (:meth:`subscribe`)."""
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError):
             raise MalformedJson("the body is not JSON (UTF-8)") from None
         if not isinstance(body, dict) or set(body) - {"mode", "url", "purpose", "source"}:
             raise SubscriptionInvalid('the body is {"mode", "url", "purpose", "source"}')
+        own = str(subscriber.organisation)
+        source = _optional_text(body, "source")
+        source = own if source is None else _source(source)
+        if source != own and not source.startswith(own + "/"):
+            raise SourceForbidden(
+                f"{subscriber} は自団体 ({own}) の外を購読元にできません"
+                " (a member subscribes to its own organisation's events; the operator makes"
+                " cross-organisation subscriptions)",
+                rule="subscription.source",
+                source=source,
+            )
         return self.subscribe(
-            subscriber,
+            str(subscriber),
             topic,
             mode=str(body.get("mode", DeliveryMode.WEBHOOK.value)),
             url=_optional_text(body, "url"),
             purpose=_optional_text(body, "purpose"),
-            source=_optional_text(body, "source"),
+            source=source,
         )
 
     def dead_letters_request(self, incoming: Incoming, topic: str) -> Exchanged:

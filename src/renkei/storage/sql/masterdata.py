@@ -6,6 +6,9 @@ outer join, its ON clause), and the scope's tenant in every row it inserts. A st
 :meth:`SqlMasterDataStore.scoped`, which fixes the tenant once; callers cannot name another. Nothing is ever
 updated or deleted (``tests/masterdata/test_tenant_scoping.py`` checks both, statement by statement).
 
+The scope is the shared :class:`~renkei.storage.sql.tenantscope.TenantScope` (``docs/tenancy.md``): it
+checks the tenant code once, pins each table a statement reads and stamps each row inserted.
+
 The intake's bookkeeping (``renkei.masterdata.intake``) lives here too, under the same rules:
 ``masterdata_intake_cursor`` (one row per advance of a feed's cursor; the cursor is the greatest) and
 ``masterdata_intake_rejection`` (the events the master refused), through :class:`SqlIntakeStore`.
@@ -37,7 +40,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
     func,
     select,
     text,
@@ -50,8 +52,8 @@ from renkei.masterdata.models import Assertion, NewVersion, ResidentClass, Tenan
 from renkei.masterdata.ports import Feed, Rejection
 from renkei.storage.sql.repositories import ConnectionSource, insert_or_ignore
 from renkei.storage.sql.tables import UtcDateTime, metadata
+from renkei.storage.sql.tenantscope import TENANT_LENGTH, TenantScope
 
-TENANT_LENGTH = 6
 NUMBER_LENGTH = 15
 EVENT_MAX = 128
 TOPIC_MAX = 64
@@ -177,10 +179,9 @@ class SqlTenantMaster:
     """One tenant's master: every statement carries ``tenant = :tenant``."""
 
     def __init__(self, source: ConnectionSource, tenant: TenantCode) -> None:
-        if not isinstance(tenant, str) or len(tenant) != TENANT_LENGTH or not tenant.isdigit():
-            raise TenantMismatch("テナントが不正です (a scope needs a 6-digit tenant code)")
         self._source = source
-        self._tenant = tenant
+        self._scope = TenantScope.of(tenant, TenantMismatch)
+        self._tenant = TenantCode(self._scope.tenant)
 
     @property
     def tenant(self) -> TenantCode:
@@ -193,15 +194,15 @@ class SqlTenantMaster:
                 # SQLite serialises writers with BEGIN IMMEDIATE; PostgreSQL needs the person's lock.
                 key = _lock_key(self._tenant, atena_number)
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-            yield SqlPersonWriter(connection, self._tenant, atena_number)
+            yield SqlPersonWriter(connection, self._scope, atena_number)
 
     def event(self, event_id: str) -> Assertion | None:
         with self._source(False) as connection:
-            return _event(connection, self._tenant, event_id)
+            return _event(connection, self._scope, event_id)
 
     def version_at(self, atena_number: str, valid_at: date, known_at: datetime) -> Version | None:
-        query = _versions(self._tenant).where(
-            _v.c.atena_number == atena_number, *_valid_on(valid_at), *_known_at(self._tenant, known_at)
+        query = _versions(self._scope).where(
+            _v.c.atena_number == atena_number, *_valid_on(valid_at), *_known_at(self._scope, known_at)
         )
         with self._source(False) as connection:
             rows = connection.execute(query).all()
@@ -213,7 +214,7 @@ class SqlTenantMaster:
 
     def versions(self, atena_number: str) -> list[Version]:
         query = (
-            _versions(self._tenant)
+            _versions(self._scope)
             .where(_v.c.atena_number == atena_number)
             .order_by(_v.c.valid_from, _v.c.recorded_at, _v.c.seq)
         )
@@ -223,10 +224,10 @@ class SqlTenantMaster:
     def household_at(
         self, household_number: str, valid_at: date, known_at: datetime, *, active_only: bool = True
     ) -> list[Version]:
-        query = _versions(self._tenant).where(
+        query = _versions(self._scope).where(
             _a.c.household_number == household_number,
             *_valid_on(valid_at),
-            *_known_at(self._tenant, known_at),
+            *_known_at(self._scope, known_at),
         )
         if active_only:
             query = query.where(_a.c.active.is_(True))
@@ -238,47 +239,44 @@ class SqlTenantMaster:
 class SqlPersonWriter:
     """:class:`~renkei.masterdata.ports.PersonWriter` inside one write transaction."""
 
-    def __init__(self, connection: Connection, tenant: TenantCode, atena_number: str) -> None:
+    def __init__(self, connection: Connection, scope: TenantScope, atena_number: str) -> None:
         self._connection = connection
-        self._tenant = tenant
+        self._scope = scope
+        self._tenant = scope.tenant
         self._atena = atena_number
 
     def event(self, event_id: str) -> Assertion | None:
-        return _event(self._connection, self._tenant, event_id)
+        return _event(self._connection, self._scope, event_id)
 
     def assertions(self) -> list[Assertion]:
         query = (
-            select(_a)
-            .where(_a.c.tenant == self._tenant, _a.c.atena_number == self._atena)
-            .order_by(_a.c.position)
+            select(_a).where(*self._scope.pin(_a), _a.c.atena_number == self._atena).order_by(_a.c.position)
         )
         return [_assertion(row) for row in self._connection.execute(query)]
 
     def current(self) -> list[Version]:
         query = (
-            _versions(self._tenant)
+            _versions(self._scope)
             .where(_v.c.atena_number == self._atena, _s.c.seq.is_(None))
             .order_by(_v.c.valid_from, _v.c.seq)
         )
         return [_version(row) for row in self._connection.execute(query)]
 
     def next_seq(self) -> int:
-        query = select(func.max(_v.c.seq)).where(
-            _v.c.tenant == self._tenant, _v.c.atena_number == self._atena
-        )
+        query = select(func.max(_v.c.seq)).where(*self._scope.pin(_v), _v.c.atena_number == self._atena)
         last = self._connection.execute(query).scalar()
         return 0 if last is None else int(last) + 1
 
     def add_assertion(self, assertion: Assertion) -> bool:
-        if assertion.tenant != self._tenant or assertion.atena_number != self._atena:
+        self._scope.admit(assertion.tenant, "assertion")
+        if assertion.atena_number != self._atena:
             raise TenantMismatch(
-                f"テナント {self._tenant} の書込みに他のテナントの行は入れられません "
-                f"(a write scoped to tenant {self._tenant} refuses a row of another tenant or person)",
+                f"この書込みは宛名番号 {self._atena} のものです "
+                f"(a write of one person refuses a row of another person)",
                 tenant=self._tenant,
-                row_tenant=str(assertion.tenant),
             )
         values = {
-            "tenant": self._tenant,
+            "tenant": assertion.tenant,
             "event_id": assertion.event_id,
             "atena_number": self._atena,
             "position": assertion.position,
@@ -294,7 +292,7 @@ class SqlPersonWriter:
             "fingerprint": assertion.fingerprint,
             "items": json.dumps(dict(assertion.items), ensure_ascii=False, separators=(",", ":")),
         }
-        statement = insert_or_ignore(self._connection, _a, values, ("tenant", "event_id"))
+        statement = insert_or_ignore(self._connection, _a, self._scope.stamp(values), ("tenant", "event_id"))
         # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT here.
         return self._connection.execute(statement.returning(_a.c.event_id)).first() is not None
 
@@ -310,13 +308,9 @@ class SqlPersonWriter:
                 seqs=stray,
             )
         rows = [
-            {
-                "tenant": self._tenant,
-                "atena_number": self._atena,
-                "seq": seq,
-                "superseded_at": at,
-                "event_id": event_id,
-            }
+            self._scope.stamp(
+                {"atena_number": self._atena, "seq": seq, "superseded_at": at, "event_id": event_id}
+            )
             for seq in seqs
         ]
         self._connection.execute(_s.insert(), rows)
@@ -325,15 +319,16 @@ class SqlPersonWriter:
         if not versions:
             return
         rows = [
-            {
-                "tenant": self._tenant,
-                "atena_number": self._atena,
-                "seq": v.seq,
-                "valid_from": v.segment.valid_from,
-                "valid_to": v.segment.valid_to,
-                "recorded_at": at,
-                "event_id": v.segment.event_id,
-            }
+            self._scope.stamp(
+                {
+                    "atena_number": self._atena,
+                    "seq": v.seq,
+                    "valid_from": v.segment.valid_from,
+                    "valid_to": v.segment.valid_to,
+                    "recorded_at": at,
+                    "event_id": v.segment.event_id,
+                }
+            )
             for v in versions
         ]
         self._connection.execute(_v.insert(), rows)
@@ -357,10 +352,9 @@ class SqlTenantIntake:
     """One tenant's intake bookkeeping: every statement carries ``tenant = :tenant``; rows are only added."""
 
     def __init__(self, source: ConnectionSource, tenant: TenantCode) -> None:
-        if not isinstance(tenant, str) or len(tenant) != TENANT_LENGTH or not tenant.isdigit():
-            raise TenantMismatch("テナントが不正です (a scope needs a 6-digit tenant code)")
         self._source = source
-        self._tenant = tenant
+        self._scope = TenantScope.of(tenant, TenantMismatch)
+        self._tenant = TenantCode(self._scope.tenant)
 
     @property
     def tenant(self) -> TenantCode:
@@ -368,14 +362,13 @@ class SqlTenantIntake:
 
     def cursor(self, feed: Feed) -> int:
         with self._source(False) as connection:
-            return _cursor(connection, self._tenant, feed)
+            return _cursor(connection, self._scope, feed)
 
     def advance(self, feed: Feed, cursor: int, at: datetime, *, applied: int, rejected: int) -> bool:
         with self._source(True) as connection:
-            if cursor <= _cursor(connection, self._tenant, feed):
+            if cursor <= _cursor(connection, self._scope, feed):
                 return False
             values = {
-                "tenant": self._tenant,
                 "subscriber": feed.subscriber,
                 "publisher": feed.publisher,
                 "topic": feed.topic,
@@ -385,19 +378,13 @@ class SqlTenantIntake:
                 "rejected": rejected,
             }
             keys = ("tenant", "subscriber", "publisher", "topic", "cursor")
-            statement = insert_or_ignore(connection, _c, values, keys).returning(_c.c.cursor)
+            statement = insert_or_ignore(connection, _c, self._scope.stamp(values), keys)
+            statement = statement.returning(_c.c.cursor)
             return connection.execute(statement).first() is not None
 
     def reject(self, rejection: Rejection) -> bool:
-        if rejection.tenant != self._tenant:
-            raise TenantMismatch(
-                f"テナント {self._tenant} の記録に他のテナントの行は入れられません "
-                f"(a write scoped to tenant {self._tenant} refuses a row of another tenant)",
-                tenant=self._tenant,
-                row_tenant=str(rejection.tenant),
-            )
         values = {
-            "tenant": self._tenant,
+            "tenant": rejection.tenant,
             "event_id": rejection.event_id,
             "subscriber": rejection.feed.subscriber,
             "publisher": rejection.feed.publisher,
@@ -407,13 +394,13 @@ class SqlTenantIntake:
             "rejected_at": rejection.rejected_at,
         }
         with self._source(True) as connection:
-            statement = insert_or_ignore(connection, _r, values, ("tenant", "event_id"))
+            statement = insert_or_ignore(connection, _r, self._scope.stamp(values), ("tenant", "event_id"))
             return connection.execute(statement.returning(_r.c.event_id)).first() is not None
 
     def rejections(self, limit: int = 100) -> list[Rejection]:
         query = (
             select(_r)
-            .where(_r.c.tenant == self._tenant)
+            .where(*self._scope.pin(_r))
             .order_by(_r.c.rejected_at.desc(), _r.c.event_id)
             .limit(limit)
         )
@@ -431,9 +418,9 @@ class SqlTenantIntake:
             ]
 
 
-def _cursor(connection: Connection, tenant: str, feed: Feed) -> int:
+def _cursor(connection: Connection, scope: TenantScope, feed: Feed) -> int:
     query = select(func.max(_c.c.cursor)).where(
-        _c.c.tenant == tenant,
+        *scope.pin(_c),
         _c.c.subscriber == feed.subscriber,
         _c.c.publisher == feed.publisher,
         _c.c.topic == feed.topic,
@@ -445,19 +432,11 @@ def _cursor(connection: Connection, tenant: str, feed: Feed) -> int:
 # --- statements ------------------------------------------------------------------------------------------
 
 
-def _versions(tenant: str) -> Select[Any]:
-    """Versions with their assertion and (outer) supersession, all three pinned to ``tenant``."""
-    joined = _v.join(
-        _a, and_(_a.c.tenant == tenant, _a.c.tenant == _v.c.tenant, _a.c.event_id == _v.c.event_id)
-    )
+def _versions(scope: TenantScope) -> Select[Any]:
+    """Versions with their assertion and (outer) supersession, all three pinned to the scope's tenant."""
+    joined = _v.join(_a, scope.join_on(_v, _a, _a.c.event_id == _v.c.event_id))
     joined = joined.outerjoin(
-        _s,
-        and_(
-            _s.c.tenant == tenant,
-            _s.c.tenant == _v.c.tenant,
-            _s.c.atena_number == _v.c.atena_number,
-            _s.c.seq == _v.c.seq,
-        ),
+        _s, scope.join_on(_v, _s, _s.c.atena_number == _v.c.atena_number, _s.c.seq == _v.c.seq)
     )
     return (
         select(
@@ -467,7 +446,7 @@ def _versions(tenant: str) -> Select[Any]:
             *[c.label(f"a_{c.name}") for c in _a.c],
         )
         .select_from(joined)
-        .where(_v.c.tenant == tenant)
+        .where(*scope.pin(_v))
     )
 
 
@@ -475,15 +454,14 @@ def _valid_on(day: date) -> tuple[ColumnElement[bool], ...]:
     return (_v.c.valid_from <= day, (_v.c.valid_to.is_(None)) | (_v.c.valid_to > day))
 
 
-def _known_at(tenant: str, at: datetime) -> tuple[ColumnElement[bool], ...]:
+def _known_at(scope: TenantScope, at: datetime) -> tuple[ColumnElement[bool], ...]:
     """Recorded by ``at`` and not superseded by then."""
     later = _s.alias("later")
     closed = (
         select(later.c.seq)
         .where(
-            later.c.tenant == tenant,
-            # Redundant once correlated to the outer row, but it keeps every SELECT pinned on its own.
-            _v.c.tenant == tenant,
+            # The outer row's pin is redundant once correlated, but it keeps every SELECT pinned on its own.
+            *scope.pin(later, _v),
             later.c.tenant == _v.c.tenant,
             later.c.atena_number == _v.c.atena_number,
             later.c.seq == _v.c.seq,
@@ -494,8 +472,8 @@ def _known_at(tenant: str, at: datetime) -> tuple[ColumnElement[bool], ...]:
     return (_v.c.recorded_at <= at, ~closed)
 
 
-def _event(connection: Connection, tenant: str, event_id: str) -> Assertion | None:
-    query = select(_a).where(_a.c.tenant == tenant, _a.c.event_id == event_id)
+def _event(connection: Connection, scope: TenantScope, event_id: str) -> Assertion | None:
+    query = select(_a).where(*scope.pin(_a), _a.c.event_id == event_id)
     row = connection.execute(query).first()
     return None if row is None else _assertion(row)
 
