@@ -44,6 +44,7 @@ from renkei.storage.clock import SystemClock
 from renkei.storage.sql.engine import connection_source
 from renkei.storage.sql.identity import SqlIdentityRepository
 from renkei.storage.sql.masterdata import SqlIntakeStore, SqlMasterDataStore
+from renkei.storage.sql.tenantscope import Offences
 from tests.exchange.notifications_harness import (
     CHIYODA,
     CHUO,
@@ -54,7 +55,7 @@ from tests.exchange.notifications_harness import (
     event,
     running_world,
 )
-from tests.masterdata.test_tenant_scoping import Offences, capture
+from tests.masterdata.test_tenant_scoping import capture
 
 CHIYODA_CODE = "131016"
 CHUO_CODE = "131024"
