@@ -201,7 +201,8 @@ class FederationPair:
         self, name: str, result: subprocess.CompletedProcess[str], detail: str = "", *, fatal: bool = True
     ) -> str:
         ok = result.returncode == 0
-        text = detail or (result.stdout.strip().splitlines() or [""])[-1]
+        lines = [" ".join(line.split()) for line in result.stdout.strip().splitlines()]
+        text = detail or ("; ".join(lines) if len(lines) <= 4 else lines[-1])
         self.steps.append(Step(name, ok, text if ok else (result.stderr.strip() or result.stdout.strip())))
         self._log(f"{'ok' if ok else 'FAILED'}  {name}: {self.steps[-1].detail}")
         if not ok and fatal:
@@ -260,8 +261,11 @@ class FederationPair:
             )
         lists = {}
         for d in (self.dc1, self.dc2):
+            exported = d.run("federation", "export-trust")
             out = self._step(
-                f"{d.name}: renkei federation export-trust", d.run("federation", "export-trust"), ""
+                f"{d.name}: renkei federation export-trust",
+                exported,
+                f"a trust list signed by {d.name}'s CA ({len(exported.stdout.encode())} bytes)",
             )
             path = self.root / f"{d.name.lower()}-trust.json"
             path.write_text(out, encoding="utf-8")
