@@ -91,7 +91,8 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
     signer = Ed25519HeadSigner.from_file(key_location(settings.data_dir), create=True)
     authenticator = RequestAuthenticator(registry, SqlReplayStore(source), clock)
     audit = AuditLog(SqlAuditStore(source), signer, clock)
-    linkage = LinkageBase(identity_repository, identity_keys, clock)
+    # Where another deployment is the linkage base, 符号 are only ever acquired from it, never derived here.
+    linkage = LinkageBase(identity_repository, identity_keys, clock, issuing=settings.linkage_base is None)
     peer_directory = SqlPeerDirectory(source)
     federation = Federation(peer_directory, registry, authority, clock)
     hub_tls = HubTls(federation, authority, settings.data_dir / TLS_DIRECTORY, clock)
@@ -162,9 +163,8 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        heads = asyncio.create_task(publish_heads(wired.audit, stop, HEAD_INTERVAL))
-        # The integrated DB of every tenant whose subscriber is enrolled reads 住基 異動 through the hub.
+        # The integrated DB of every tenant whose subscriber is enrolled (at start) reads 住基 異動 through
+        # the hub; opened before any task starts, so that a failure here leaves nothing running.
         intakes = open_intakes(
             wired.masterdata,
             wired.notifications,
@@ -173,6 +173,8 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
             SqlIntakeStore(connection_source(wired.storage)),
             settings.data_dir / INTAKE_KEYS,
         )
+        stop = asyncio.Event()
+        heads = asyncio.create_task(publish_heads(wired.audit, stop, HEAD_INTERVAL))
         try:
             async with (
                 commons_api.delivery_lifespan(wired.commons),

@@ -107,6 +107,10 @@ def test_a_query_for_a_provider_in_the_other_deployment_is_answered_there_with_o
         assert record.provider.member == f"{CHUO}/u06"
         assert {i.id for i in record.items} == set(EXPECTED)
     assert records(pair.dc1, pair.person_b) == [] and records(pair.dc2, pair.person_a) == []
+    # The peer keeps its reply under the exchange's id: a retry after a lost answer is not provided twice.
+    now = pair.dc2.live.clock.now()
+    kept = pair.dc2.live.exchange._store.remembered(client, message_id, now)
+    assert kept is not None and kept.message_id == message_id
 
 
 def test_a_soap_only_provider_in_the_other_deployment_answers_a_rest_caller(pair: Pair) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from renkei.identity.errors import (
     FugoConflict,
     FugoInvalid,
+    FugoNotAcquired,
     ResidentCodeConflict,
     ResidentCodeInvalid,
     UnknownOrganisation,
@@ -161,6 +162,32 @@ def test_an_adopted_fugo_resolves_to_the_local_person(
     # conversion inside this deployment goes through the adopted 符号 too
     linkage.register_local_id(LG_A, "000000000001", alice)
     assert linkage.convert(LG_A, "000000000001", LG_B).fugo == linkage.fugo_for(LG_B, alice)
+
+
+def test_where_another_deployment_is_the_base_no_fugo_is_ever_derived_here(
+    identity: IdentityService,
+    repository: SqlIdentityRepository,
+    keys: MemoryKeyStore,
+    clock: FixedClock,
+) -> None:
+    local = LinkageBase(repository, keys, clock, issuing=False)
+    local.register_organisation(LG_A)
+    local.register_organisation(LG_B)
+    alice = person(identity)
+    local.register_local_id(LG_A, "000000000001", alice)
+    for attempt in (
+        lambda: local.fugo_for(LG_A, alice),
+        lambda: local.convert(LG_A, "000000000001", LG_A),
+    ):
+        with pytest.raises(FugoNotAcquired) as raised:
+            attempt()
+        assert raised.value.code == "identity.linkage.not_acquired"
+    assert local.held_fugo(LG_A, alice) is None  # nothing was stored by the refused attempts
+    fugo = base_fugo(2)
+    local.adopt_fugo(LG_A, alice, fugo)
+    assert local.convert(LG_A, "000000000001", LG_A).fugo == fugo
+    with pytest.raises(FugoNotAcquired):
+        local.convert_fugo(LG_A, fugo, LG_B)  # 中央区's 符号 only the base can issue
 
 
 def test_adoption_conflicts_are_typed(identity: IdentityService, linkage: LinkageBase) -> None:

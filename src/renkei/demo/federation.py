@@ -243,11 +243,18 @@ class FederationPair:
             (d, subprocess.Popen(d.command(*a), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
             for d, a in seeds
         ]
-        for d, process in running:
-            out, err = process.communicate(timeout=3600)
-            self._step(
-                f"{d.name}: renkei demo seed", subprocess.CompletedProcess([], process.returncode, out, err)
-            )
+        try:
+            for d, process in running:
+                out, err = process.communicate(timeout=3600)
+                self._step(
+                    f"{d.name}: renkei demo seed",
+                    subprocess.CompletedProcess([], process.returncode, out, err),
+                )
+        finally:  # a failed or timed-out seed: the other is not left running into a removed directory
+            for _, process in running:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
         self._log(f"seeded both in {time.perf_counter() - started:.1f} s")
         for d in (self.dc1, self.dc2):
             out = self._step(

@@ -29,7 +29,6 @@ from renkei.demo.population import (
 from renkei.demo.records import UNIT_KINDS
 from renkei.exchange.notifications.models import DeliveryMode
 from renkei.exchange.notifications.service import NotificationHub
-from renkei.identity.errors import UnknownPerson
 from renkei.identity.models import BasicInfo, PersonKey
 from renkei.identity.service import IdentityService, LinkageBase
 from renkei.japanese import MunicipalityTable
@@ -357,10 +356,7 @@ def seed_subscriptions(
 
 def _person(linkage: LinkageBase, org: str, atena_number: str) -> PersonKey | None:
     """The person registered under ``org``'s 宛名番号, inside the linkage base (never leaves it)."""
-    try:
-        return linkage.resolve(org, linkage.convert(org, atena_number, org).fugo)
-    except UnknownPerson:
-        return None
+    return linkage.person_by_local_id(org, atena_number)
 
 
 def _basic_info(population: Population, index: int) -> BasicInfo:

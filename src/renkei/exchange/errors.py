@@ -163,6 +163,15 @@ class RemoteFailed(ExchangeError):
     xroad_code = "Server.RemoteFailed"
 
 
+class RouteAmbiguous(ExchangeError):
+    """Several peer deployments host the provider's organisation and none names the member system: the
+    operators' trust lists disagree (``peers`` names them)."""
+
+    code = "exchange.route.ambiguous"
+    http_status = 502
+    xroad_code = "Server.RouteAmbiguous"
+
+
 class PeerUnavailable(ExchangeError):
     """The peer deployment could not be reached, did not answer in time, or failed the mutual TLS check
     (``reason`` and ``peer_code``, the ``tenancy.peer.*`` code, say which). Nothing was recorded as

@@ -15,7 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from renkei.exchange.errors import PeerUnavailable
+from renkei.errors import RenkeiError
+from renkei.exchange.errors import PeerUnavailable, RouteAmbiguous
 from renkei.exchange.ports import ProviderReply
 from renkei.registry.identifiers import MemberId
 from renkei.tenancy.errors import TenancyError
@@ -63,7 +64,10 @@ class PeerForwarder:
         hit = self._located.get(member)
         if hit is not None and hit[0] > now:
             return hit[1]
-        route = self._federation.route(member)
+        try:
+            route = self._federation.route(member)
+        except TenancyError as error:  # tenancy.route.ambiguous: several peers host the organisation
+            raise RouteAmbiguous(error.message, **error.detail) from None
         found = route.peer.deployment if isinstance(route, Remote) else None
         if len(self._located) >= 4096:
             self._located.clear()
@@ -77,11 +81,18 @@ class PeerForwarder:
             peer = self._federation.peer(deployment)
             answer = await self._link.post(peer, path, body, headers)
         except TenancyError as error:
-            log.warning("exchange: peer %s unavailable (%s)", deployment, error.code)
-            raise PeerUnavailable(
-                f"{deployment} を利用できません (the peer deployment is unavailable): {error.message}",
-                deployment=deployment,
-                peer_code=error.code,
-                reason=str(error.detail.get("reason", "")),
-            ) from None
+            raise peer_unavailable(error, deployment) from None
         return ProviderReply(answer.status, answer.body)
+
+
+def peer_unavailable(error: RenkeiError, deployment: str | None) -> PeerUnavailable:
+    """``exchange.peer.unavailable`` for a ``tenancy.peer.*`` failure reaching ``deployment`` (a peer hub, or
+    the linkage base), naming the tenancy code and its reason."""
+    name = deployment or str(error.detail.get("deployment", "the peer"))
+    log.warning("exchange: %s unavailable (%s)", name, error.code)
+    return PeerUnavailable(
+        f"{name} を利用できません (the peer deployment is unavailable): {error.message}",
+        deployment=name,
+        peer_code=error.code,
+        reason=str(error.detail.get("reason", "")),
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -50,7 +51,7 @@ from renkei.exchange.errors import (
     ServiceFailed,
     ServiceNotFound,
 )
-from renkei.exchange.federated import BaseConverter, Peers
+from renkei.exchange.federated import BaseConverter, Peers, peer_unavailable
 from renkei.exchange.journal import MAX_BATCH, GroupCommit, SeparateJournal
 from renkei.exchange.models import (
     Exchanged,
@@ -91,6 +92,15 @@ SUBJECT_TAG = b"renkei-exchange-subject-v1\x00"
 MEMBER_ID_CACHE = 4096
 #: An asynchronous query to a provider in a peer deployment that is down is tried again this way.
 REMOTE_RETRY = RetryPolicy(max_attempts=6, base_s=1.0, cap_s=30.0)
+#: Linkage-base answers that mean "no such person here" (a client fault); any other is the base's failure.
+PERSON_UNKNOWN_CODES = frozenset(
+    {
+        "identity.person.unknown",
+        "identity.linkage.unknown_resident",
+        "identity.linkage.not_acquired",
+        "identity.fugo.invalid",
+    }
+)
 #: Headers a peer hub is sent (besides the hub's own): the X-Road ones and the idempotency key.
 FORWARDED_HEADERS = ("x-road-id", "x-road-userid", "x-road-issue", "idempotency-key")
 
@@ -184,6 +194,7 @@ class ExchangeHub:
         self._remote_linkage = remote_linkage
         self._remote_retry = remote_retry
         self._rng = random.Random()
+        self._closing = asyncio.Event()
         self._commits = GroupCommit(
             journal or SeparateJournal(authenticator.replays, recorder, store), clock, max_batch=max_batch
         )
@@ -194,7 +205,9 @@ class ExchangeHub:
         return self._spec
 
     async def aclose(self) -> None:
-        """Finish pending asynchronous queries and writes, then close the transport."""
+        """Finish pending asynchronous queries and writes, then close the transport. A query waiting to
+        retry an unavailable peer ends now with that fault stored as its result."""
+        self._closing.set()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._commits.aclose()
@@ -313,7 +326,7 @@ class ExchangeHub:
             client = self._member_id(text or "")
         except RenkeiError:
             raise PeerRequestInvalid("X-Road-Client: the client member system is malformed") from None
-        if not incoming.peer.hosts_member(client):
+        if not incoming.peer.hosts_member(client) or self._registry.find_member(client) is not None:
             raise PeerRequestInvalid(
                 f"{incoming.peer.deployment} does not host {client} (its trust list does not name it)",
                 deployment=incoming.peer.deployment,
@@ -495,6 +508,9 @@ class ExchangeHub:
             if value is not None:
                 headers["-".join(p.capitalize() for p in name.split("-"))] = value[:200]
         headers["X-Road-Id"] = ctx.message_id
+        # A retry (the caller's, or this hub's for an asynchronous query) after a lost answer must not
+        # make the peer provide twice: without the caller's key, the exchange's id is the key.
+        headers.setdefault("Idempotency-Key", ctx.message_id)
         path = "/r1/" + "/".join(incoming.path)
         answer = await self._peers.forward(deployment, path, _json(data).encode("utf-8"), headers)
         if answer.status != 200:
@@ -573,15 +589,19 @@ class ExchangeHub:
             else:
                 own, person_key = self._held_fugo(source, converted)
                 fugo = await self._remote_linkage.convert_fugo(source, own, target)
+        except ExchangeError:
+            raise
         except RenkeiError as error:
             if error.code.startswith("tenancy.peer."):
-                raise PeerUnavailable(
-                    f"the linkage base cannot be reached: {error.message}",
-                    peer_code=error.code,
-                    reason=str(error.detail.get("reason", "")),
+                raise peer_unavailable(error, None) from None
+            if error.code in PERSON_UNKNOWN_CODES or error.detail.get("base_code") in PERSON_UNKNOWN_CODES:
+                raise PersonUnknown(
+                    "the person is not known to the linkage base for this organisation", reason=error.code
                 ) from None
-            raise PersonUnknown(
-                "the person is not known to the linkage base for this organisation", reason=error.code
+            raise RemoteFailed(
+                f"the linkage base failed to convert the person ({error.code})",
+                reason=error.code,
+                base_code=str(error.detail.get("base_code", "")),
             ) from None
         converted["person_fugo"] = fugo
         return person_key, converted
@@ -727,7 +747,7 @@ class ExchangeHub:
             except PeerUnavailable as error:
                 attempts += 1
                 wait = self._remote_retry.backoff(attempts, self._rng)
-                if wait is None:
+                if wait is None or self._closing.is_set():
                     raise
                 log.info(
                     "asynchronous exchange %s: %s unavailable, attempt %d, again in %.1f s",
@@ -736,7 +756,10 @@ class ExchangeHub:
                     attempts,
                     wait.total_seconds(),
                 )
-                await asyncio.sleep(wait.total_seconds())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), wait.total_seconds())
+                if self._closing.is_set():  # shutting down: the fault is the result
+                    raise
 
     async def result(self, incoming: Incoming, result_id: str) -> Exchanged:
         """The stored reply of an asynchronous query, for the client that made it only."""

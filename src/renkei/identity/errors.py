@@ -211,6 +211,12 @@ class BatchTooLarge(LinkageError, InvalidInput):
     http_status = 400
 
 
+class FugoNotAcquired(LinkageError, NotFound):
+    """Another deployment is the linkage base and has not issued this person's 符号 for the organisation."""
+
+    code = "identity.linkage.not_acquired"
+
+
 class LinkageRefused(LinkageError):
     """The linkage base answered with an error; ``detail["base_code"]`` is its stable code (e.g.
     ``identity.linkage.forbidden``), ``detail["status"]`` its HTTP status."""

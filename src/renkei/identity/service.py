@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from renkei.identity.errors import (
     FugoConflict,
+    FugoNotAcquired,
     IdentityError,
     UnknownNumber,
     UnknownOrganisation,
@@ -185,7 +186,12 @@ class LinkageBase:
         *,
         grace: timedelta = DEFAULT_GRACE,
         cache_ttl: float = DEFAULT_CACHE_TTL,
+        issuing: bool = True,
     ) -> None:
+        """``issuing``: this deployment is the linkage base and derives 符号; False where another
+        deployment is the base — then only 符号 acquired from it (``adopt_fugo(s)``) exist here, and a person
+        without one is ``identity.linkage.not_acquired`` (a 符号 made here would mean nothing to the base)."""
+        self._issuing = issuing
         self._repository = repository
         self._key = keys.secret(FUGO_KEY, 32)
         self._code_key = keys.secret(RESIDENT_CODE_KEY, 32)
@@ -488,6 +494,12 @@ class LinkageBase:
         )
         if stored is not None:
             return Fugo(stored.fugo)
+        if not self._issuing:
+            raise FugoNotAcquired(
+                "no 符号 from the linkage base for this person at this organisation"
+                " (renkei federation acquire fetches them)",
+                org=organisation.org,
+            )
         fugo = derive_fugo(self._key, person_key, organisation.org, organisation.generation)
         record = FugoRecord(person_key, organisation.org, organisation.generation, fugo, self._clock.now())
         return self._repository.put_fugo(record).fugo

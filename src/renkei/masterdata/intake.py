@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -344,7 +345,12 @@ class MasterDataIntake:
                 )
                 where = f"{feed.publisher} {feed.topic}"
                 log.warning(
-                    "統合DB intake %s: %s stopped at cursor %d (%s)", self.tenant, where, cursor, code
+                    "統合DB intake %s: %s stopped at cursor %d (%s%s)",
+                    self.tenant,
+                    where,
+                    cursor,
+                    code,
+                    "" if isinstance(exc, RenkeiError) else f" at {_raised_at(exc)}",
                 )
                 return
             report.pages += 1
@@ -523,3 +529,13 @@ async def intake_lifespan(
     finally:
         stop.set()
         await task
+
+
+def _raised_at(exc: BaseException) -> str:
+    """Where an unexpected exception was raised (file:line of the innermost frame): enough to find the bug,
+    without the exception's text, which may quote a value of the event."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno}"

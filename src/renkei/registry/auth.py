@@ -326,7 +326,7 @@ class RequestAuthenticator:
         try:
             _verify(self._key(credential), parsed.signing_input, b64url_decode(parsed.signature))
             claims = json.loads(parsed.payload)
-        except (InvalidSignature, CredentialInvalid, ValueError):
+        except (InvalidSignature, CredentialInvalid, ValueError, RecursionError):
             raise SignatureInvalid("the signature does not verify with the registered credential") from None
         if not isinstance(claims, dict):
             raise SignatureInvalid("the token payload is not a JSON object")

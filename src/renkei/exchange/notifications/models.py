@@ -36,6 +36,12 @@ class DeliveryState(StrEnum):
     DEAD = "dead"  # given up (attempts used up, refused, subscription gone): replay re-queues it
 
 
+def within(source: str, member: str) -> bool:
+    """Whether ``member`` (or organisation) is ``source`` or lies under it (``JP/LG/131016`` takes
+    ``JP/LG/131016/u01``)."""
+    return member == source or member.startswith(source + "/")
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """A member system's subscription to a topic.
@@ -58,8 +64,7 @@ class Subscription:
     def takes_from(self, publisher: str) -> bool:
         """Whether an event of ``publisher`` (a member id) falls within ``source`` (by default the
         subscriber's own organisation: the first three parts of its id)."""
-        source = self.source or self.subscriber.rsplit("/", 1)[0]
-        return publisher == source or publisher.startswith(source + "/")
+        return within(self.source or self.subscriber.rsplit("/", 1)[0], publisher)
 
 
 @dataclass(frozen=True, slots=True)

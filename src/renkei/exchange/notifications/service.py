@@ -57,6 +57,7 @@ from renkei.exchange.notifications.models import (
     StoredEvent,
     Subscription,
     new_id,
+    within,
 )
 from renkei.exchange.notifications.payload import EventRenderer, Rendered, body_hash, provision_records
 from renkei.exchange.notifications.ports import NotificationStore
@@ -462,7 +463,7 @@ class NotificationHub:
         says which *organisations'* publishers. A read naming any other publisher is refused, whatever
         the path, query or headers say (``docs/tenancy.md``)."""
         source = self.feed_source(reader, topic)
-        if str(publisher) == source or str(publisher).startswith(source + "/"):
+        if within(source, str(publisher)):
             return
         raise FeedForbidden(
             f"{reader} の購読は {publisher} のフィードを含みません"
@@ -569,7 +570,7 @@ class NotificationHub:
         own = str(subscriber.organisation)
         source = _optional_text(body, "source")
         source = own if source is None else _source(source)
-        if source != own and not source.startswith(own + "/"):
+        if not within(own, source):
             raise SourceForbidden(
                 f"{subscriber} は自団体 ({own}) の外を購読元にできません"
                 " (a member subscribes to its own organisation's events; the operator makes"
