@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
 import renkei.storage.sql.exchange  # noqa: F401  registers the exchange tables until schema.py imports them
@@ -41,6 +37,8 @@ from renkei.storage.sql.engine import connection_source, create_storage
 from renkei.storage.sql.exchange import SqlExchangeJournal, SqlExchangeStore
 from renkei.storage.sql.identity import SqlIdentityRepository
 from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
+from tests.loopback import free_port as free_port
+from tests.loopback import serve as serve
 
 CHIYODA = "JP/LG/131016"
 CHUO = "JP/LG/131024"
@@ -49,36 +47,6 @@ PURPOSE = "infant-medical-subsidy"
 PURPOSE_ITEMS = ("fiscal_year", "total_income", "taxable_income")
 HUB_KEY = bytes(range(32))
 SERVICE_PATH = "/r1/JP/LG/131024/u06/income-certificate"
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a thread on a free loopback port; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -56,6 +54,8 @@ from renkei.storage.sql.identity import SqlIdentityRepository
 from renkei.storage.sql.notifications import SqlNotificationStore
 from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
 from tests.contract.pgcluster import admin_execute
+from tests.loopback import bound_socket as bound_socket
+from tests.loopback import serve as serve
 
 CHIYODA = "JP/LG/131016"
 CHUO = "JP/LG/131024"
@@ -65,35 +65,6 @@ HUB_KEY = bytes(range(1, 33))
 NARROW_ITEMS = ("name", "address", "change_reason", "change_date")
 FAST = RetryPolicy(max_attempts=4, base_s=0.05, cap_s=0.2, timeout_s=2.0)
 _databases = itertools.count(1)
-
-
-def bound_socket() -> socket.socket:
-    """A socket bound to a free loopback port (its URL is known before the server runs)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def serve(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a thread on ``sock`` (default: a free loopback port); yield its URL."""
-    sock = sock or bound_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @dataclass
