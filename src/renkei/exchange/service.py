@@ -295,19 +295,7 @@ class ExchangeHub:
             raise BadRequest("X-Road-Id: 1-128 visible ASCII characters", header="X-Road-Id")
 
     async def _authenticate(self, incoming: Incoming) -> tuple[AuthenticatedRequest, MemberId]:
-        if incoming.body is None:
-            raise BodyTooLarge(f"the body exceeds {self.max_body} bytes", limit=self.max_body)
-        try:
-            evidence = self._authenticator.check(
-                incoming.headers.get(SIGNATURE_HEADER.lower()),
-                incoming.method,
-                incoming.target,
-                incoming.body,
-            )
-        except RenkeiError as error:
-            if not error.code.startswith("registry.auth."):
-                raise
-            raise InvalidSignature(error.message, reason=error.code) from None
+        evidence = signature_of(incoming, self._authenticator.check, self.max_body)
         # Single use: durable before the hub acts on the request (shared with concurrent claims).
         claim = NonceClaim(str(evidence.member), evidence.jti, evidence.keep_until)
         if not await self._commits.claim(claim):
@@ -816,6 +804,25 @@ def _loggable(value: str) -> str:
     when it carries a 個人番号 (unauthenticated headers and paths are the caller's to fill)."""
     kept = value[:128]
     return "-" if not kept or contains_individual_number(value) else kept
+
+
+def signature_of(
+    incoming: Incoming,
+    check: Callable[[str | None, str, str, bytes], AuthenticatedRequest],
+    max_body: int,
+) -> AuthenticatedRequest:
+    """The evidence of the request's signature by ``check`` (``RequestAuthenticator.check``, or ``verify``
+    which also claims the nonce); a body over ``max_body`` or a refused signature as the exchange's faults."""
+    if incoming.body is None:
+        raise BodyTooLarge(f"the body exceeds {max_body} bytes", limit=max_body)
+    try:
+        return check(
+            incoming.headers.get(SIGNATURE_HEADER.lower()), incoming.method, incoming.target, incoming.body
+        )
+    except RenkeiError as error:
+        if not error.code.startswith("registry.auth."):
+            raise
+        raise InvalidSignature(error.message, reason=error.code) from None
 
 
 def signed_client(

@@ -27,11 +27,9 @@ from renkei.audit.ports import AccessRecorder
 from renkei.errors import RenkeiError
 from renkei.exchange.errors import (
     AccessDenied,
-    BodyTooLarge,
     ExchangeError,
     HubFailed,
     IndividualNumberRefused,
-    InvalidSignature,
     MalformedJson,
     PersonUnknown,
     ServiceNotFound,
@@ -62,11 +60,17 @@ from renkei.exchange.notifications.models import (
 from renkei.exchange.notifications.payload import EventRenderer, Rendered, body_hash, provision_records
 from renkei.exchange.notifications.ports import NotificationStore
 from renkei.exchange.ports import ExchangeStore
-from renkei.exchange.service import CLIENT_HEADERS, problem_body, request_hash, signed_client
+from renkei.exchange.service import (
+    CLIENT_HEADERS,
+    problem_body,
+    request_hash,
+    signature_of,
+    signed_client,
+)
 from renkei.exchange.signing import HubSigner
 from renkei.identity.scan import contains_individual_number
 from renkei.identity.service import LinkageBase
-from renkei.registry.auth import SIGNATURE_HEADER, RequestAuthenticator
+from renkei.registry.auth import RequestAuthenticator
 from renkei.registry.identifiers import MemberId, OrganisationId
 from renkei.registry.models import Purpose, ServiceProtocol
 from renkei.registry.service import Registry, check_endpoint
@@ -797,19 +801,7 @@ class NotificationHub:
         return member
 
     def _authenticate(self, incoming: Incoming, call: _Call) -> MemberId:
-        if incoming.body is None:
-            raise BodyTooLarge(f"the body exceeds {self.max_body} bytes", limit=self.max_body)
-        try:
-            evidence = self._authenticator.verify(
-                incoming.headers.get(SIGNATURE_HEADER.lower()),
-                incoming.method,
-                incoming.target,
-                incoming.body,
-            )
-        except RenkeiError as error:
-            if not error.code.startswith("registry.auth."):
-                raise
-            raise InvalidSignature(error.message, reason=error.code) from None
+        evidence = signature_of(incoming, self._authenticator.verify, self.max_body)
         client = signed_client(incoming.headers, evidence.member, example="JP/LG/131016/u01")
         call.client = str(client)
         return client
