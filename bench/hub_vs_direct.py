@@ -3,11 +3,14 @@ hub signing, access records and message log all on), concurrency 32, in one run.
 
     .venv/bin/python bench/hub_vs_direct.py [--requests 2000] [--profile hub.prof]
 
-The provider and the hub each run as a uvicorn server in a process of their own on a loopback port; the
-load generator (a lean keep-alive HTTP/1.1 client, 32 connections) runs in this process, and its requests
-are built and signed before the clock starts, so neither run pays for the client's signing. Storage is
-SQLite in a temporary directory. ``--profile FILE`` runs cProfile on the hub process's event loop thread
-during the timed hub run and writes the stats to FILE (``python -m pstats FILE``).
+The provider and the hub each run as a uvicorn server in a process of their own on a loopback port. The
+hub is the deployment's own application as ``renkei serve`` runs it (``app.build_app`` on the embedded
+SQLite default in a temporary data directory: every middleware, the lifespan's background workers, JSON
+access logs at the default level, written to /dev/null). The load generator (a lean keep-alive HTTP/1.1
+client, 32 connections) runs in this process, and its requests are built and signed before the clock
+starts, so neither run pays for the client's signing. ``--profile FILE`` runs cProfile on the hub
+process's event loop thread during the timed hub run and writes the stats to FILE
+(``python -m pstats FILE``).
 
 Prints throughput of both, the p50/p99 latency the hub adds, and as the last line the ratio.
 """
@@ -25,8 +28,6 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from multiprocessing.connection import Connection
@@ -37,29 +38,16 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from renkei.api import exchange as exchange_api
-from renkei.api.errors import install_error_handlers
-from renkei.audit.heads import Ed25519HeadSigner
-from renkei.audit.service import AuditLog
+from renkei.api.deps import Platform
+from renkei.api.logging import configure_logging
+from renkei.app import build_app, build_platform
 from renkei.exchange.provider import income_provider
-from renkei.exchange.service import ExchangeHub
-from renkei.exchange.signing import HubSigner
-from renkei.exchange.transport import HttpTransport
-from renkei.identity.keys import MemoryKeyStore as IdentityKeys
+from renkei.exchange.signing import HUB_KEY_NAME, HubSigner
+from renkei.identity.keys import FileKeyStore
 from renkei.identity.models import BasicInfo, Sex
-from renkei.identity.numbering import NumberCodec
-from renkei.identity.service import IdentityService, LinkageBase
-from renkei.registry.auth import SIGNATURE_HEADER, RequestAuthenticator, sign_request
-from renkei.registry.ca import CertificateAuthority
-from renkei.registry.keystore import MemoryAuthorityStore as RegistryKeys
-from renkei.registry.service import Registry
-from renkei.spec.loader import load_spec
+from renkei.registry.auth import SIGNATURE_HEADER, sign_request
+from renkei.settings import Settings
 from renkei.storage.clock import SystemClock
-from renkei.storage.sql.audit import SqlAuditStore
-from renkei.storage.sql.engine import connection_source, create_storage
-from renkei.storage.sql.exchange import SqlExchangeJournal, SqlExchangeStore
-from renkei.storage.sql.identity import SqlIdentityRepository
-from renkei.storage.sql.registry import SqlRegistryRepository, SqlReplayStore
 
 CONCURRENCY = 32
 WARMUP = 200
@@ -68,7 +56,6 @@ CHUO = "JP/LG/131024"
 ATENA = "000000000000011"
 PURPOSE = "infant-medical-subsidy"
 PURPOSE_ITEMS = ("fiscal_year", "total_income", "taxable_income")
-HUB_KEY = bytes(range(32))
 SERVICE_PATH = "/r1/JP/LG/131024/u06/income-certificate"
 PROVIDER_PATH = "/income-certificate"
 ROW = {"tax_status": "1", "taxable_income": 1_200_000, "total_income": 2_500_000, "tax_amount": 60_000}
@@ -82,6 +69,7 @@ class Caller:
     private_key_pem: bytes
     certificate_pem: bytes
     provider_fugo: str
+    hub_key: bytes
 
 
 def _free_port() -> int:
@@ -124,13 +112,14 @@ def _serve(
         profiler.dump_stats(profile)
 
 
-def provider_process(port: int, fugo: str, stop: Event) -> None:
+def provider_process(port: int, fugo: str, hub_key: bytes, stop: Event) -> None:
     """The provider member system (個人住民税), checking the hub's signature."""
-    _serve(income_provider({fugo: dict(ROW)}, hub_key=HUB_KEY), port, stop)
+    _serve(income_provider({fugo: dict(ROW)}, hub_key=hub_key), port, stop)
 
 
-def _enrol(registry: Registry, linkage: LinkageBase, identity: IdentityService, provider_url: str) -> Caller:
+def _enrol(platform: Platform, provider_url: str) -> Caller:
     """Register the members, the purpose and the person (once, in the first hub process)."""
+    registry, linkage = platform.registry, platform.linkage
     registry.add_organisation("LG", "131016", "千代田区")
     registry.add_organisation("LG", "131024", "中央区")
     client = registry.enrol(CHIYODA, 17)
@@ -141,7 +130,9 @@ def _enrol(registry: Registry, linkage: LinkageBase, identity: IdentityService, 
     )
     linkage.register_organisation(CHIYODA)
     linkage.register_organisation(CHUO)
-    person = identity.enrol(BasicInfo("山田 花子", "東京都千代田区1-1", date(2020, 5, 1), Sex.FEMALE))
+    person = platform.identity.enrol(
+        BasicInfo("山田 花子", "東京都千代田区1-1", date(2020, 5, 1), Sex.FEMALE)
+    )
     linkage.register_local_id(CHIYODA, ATENA, person.person_key)
     linkage.fugo_for(CHIYODA, person.person_key)  # stored now: every hub process reads the same 符号
     return Caller(
@@ -149,6 +140,7 @@ def _enrol(registry: Registry, linkage: LinkageBase, identity: IdentityService, 
         client.private_key_pem,
         client.certificate_pem,
         linkage.fugo_for(CHUO, person.person_key),
+        FileKeyStore(platform.settings.data_dir / "keys").secret(HUB_KEY_NAME, 32),
     )
 
 
@@ -161,44 +153,17 @@ def hub_process(
     ready: Event,
     profile: str | None,
 ) -> None:
-    """Serve the hub; the first process (the one with ``pipe``) enrols everything first and hands the
-    caller's credentials back. Every hub process shares the SQLite database in ``tmp``."""
-    clock = SystemClock()
-    spec = load_spec()
-    with create_storage(f"sqlite:///{Path(tmp) / 'hub.db'}", migrate=pipe is not None) as storage:
-        source = connection_source(storage)
-        authority = CertificateAuthority(RegistryKeys(), clock)
-        registry = Registry(spec, SqlRegistryRepository(source), clock, authority=authority)
-        identity_repository = SqlIdentityRepository(source)
-        keys = IdentityKeys()
-        identity = IdentityService(identity_repository, NumberCodec(keys), clock)
-        linkage = LinkageBase(identity_repository, keys, clock)
-        head_signer = Ed25519HeadSigner(bytes(32))
-        hub = ExchangeHub(
-            registry,
-            RequestAuthenticator(registry, SqlReplayStore(source), clock),
-            linkage,
-            AuditLog(SqlAuditStore(source), head_signer, clock),
-            SqlExchangeStore(source),
-            HttpTransport(),
-            HubSigner(HUB_KEY),
-            clock,
-            journal=SqlExchangeJournal(
-                source, lambda bound: AuditLog(SqlAuditStore(bound), head_signer, clock)
-            ),
-        )
-        if pipe is not None:
-            pipe.send(_enrol(registry, linkage, identity, provider_url))
-
-        @asynccontextmanager
-        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-            yield
-            await hub.aclose()
-
-        app = FastAPI(lifespan=lifespan)
-        app.state.exchange = hub
-        install_error_handlers(app)
-        app.include_router(exchange_api.router)
+    """Serve the deployment's own application (``app.build_app``: every middleware, the lifespan's
+    workers, JSON access logs at the default level, to /dev/null) on the SQLite database in ``tmp``; the
+    first process (the one with ``pipe``) enrols everything first and hands the caller's credentials
+    back. Every hub process shares the data directory."""
+    settings = Settings(data_dir=Path(tmp))
+    platform = build_platform(settings)
+    if pipe is not None:
+        pipe.send(_enrol(platform, provider_url))
+    app = build_app(settings, platform=platform)
+    with open(os.devnull, "w") as logs:
+        configure_logging(settings.log_level, stream=logs, request_ids=app.state.request_ids)
 
         @app.post("/_bench/profile/{action}")
         async def toggle(action: str) -> dict[str, str]:
@@ -260,8 +225,8 @@ async def _run(port: int, requests: list[Request]) -> tuple[float, list[float]]:
             writer.close()
 
 
-def _direct_requests(n: int, fugo: str) -> list[Request]:
-    signer = HubSigner(HUB_KEY)
+def _direct_requests(n: int, fugo: str, hub_key: bytes) -> list[Request]:
+    signer = HubSigner(hub_key)
     body = json.dumps({"person_fugo": fugo, "fiscal_year": 2025}).encode()
     out = []
     for i in range(n):
@@ -405,7 +370,9 @@ def main() -> None:
                     if not ours.poll(60):
                         raise RuntimeError("the hub process did not start")
                     caller: Caller = ours.recv()
-            provider = ctx.Process(target=provider_process, args=(provider_port, caller.provider_fugo, stop))
+            provider = ctx.Process(
+                target=provider_process, args=(provider_port, caller.provider_fugo, caller.hub_key, stop)
+            )
             provider.start()
             processes.append(provider)
             _wait_listening(provider_port, provider)
@@ -414,7 +381,7 @@ def main() -> None:
                     raise RuntimeError("a hub process did not start")
             hub_pids = [hub.pid for hub, _ in hubs if hub.pid is not None]
 
-            direct_requests = _direct_requests(WARMUP + n, caller.provider_fugo)
+            direct_requests = _direct_requests(WARMUP + n, caller.provider_fugo, caller.hub_key)
             hub_requests = _hub_requests(WARMUP + n, caller)
             asyncio.run(_run(provider_port, direct_requests[:WARMUP]))
             asyncio.run(_run(hub_port, hub_requests[:WARMUP]))

@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from renkei import __version__
 from renkei.api import audit as audit_api
@@ -25,6 +27,7 @@ from renkei.api import soap as soap_api
 from renkei.api import spec as spec_api
 from renkei.api.deps import Platform
 from renkei.api.errors import install_error_handlers
+from renkei.api.exchange import query_path
 from renkei.api.health import key_file
 from renkei.api.logging import AccessLogMiddleware, RequestIds
 from renkei.api.metrics import Gauges, Metrics, MetricsMiddleware, metrics_router
@@ -117,6 +120,8 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
         hub_signer,
         clock,
         journal=SqlExchangeJournal(source, lambda bound: AuditLog(SqlAuditStore(bound), signer, clock)),
+        # SQLite's writes never wait on a network: cheaper on the loop than through a thread.
+        offload_writes=storage.database.dialect != "sqlite",
         peers=PeerForwarder(federation, PeerLink(peer_client)),
         remote_linkage=remote_linkage,
     )
@@ -157,7 +162,33 @@ def _outbox_gauges(notifications: NotificationHub) -> dict[str, float]:
     return {"depth": stats.depth, "dead_letters": stats.dead_letters, "lag_seconds": stats.lag_seconds}
 
 
-def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAPI:
+class PlatformApp(FastAPI):
+    """The deployment's application: FastAPI, with the hub's query route (``POST``/``GET /r1/…/{service}``)
+    answered ahead of FastAPI's own middleware stack and router by ``query_lane``, wrapped in the same user
+    middleware as every other request (each added before the first request; the lane has instances of its
+    own). That machinery cost about a quarter of the hub's CPU per exchange (``bench/hub_vs_direct.py``;
+    docs/exchange.md "Performance")."""
+
+    _lane: ASGIApp = exchange_api.query_lane
+
+    def build_middleware_stack(self) -> ASGIApp:
+        lane: ASGIApp = exchange_api.query_lane
+        for cls, args, kwargs in reversed(self.user_middleware):
+            lane = cls(lane, *args, **kwargs)
+        self._lane = lane
+        return super().build_middleware_stack()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and query_path(scope) is not None:
+            if self.middleware_stack is None:
+                self.middleware_stack = self.build_middleware_stack()
+            scope["app"] = self
+            await self._lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def build_app(settings: Settings, *, platform: Platform | None = None) -> PlatformApp:
     """The HTTP application of one deployment, with its background workers in the lifespan."""
     wired = platform or build_platform(settings)
 
@@ -191,12 +222,16 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> FastAP
             await wired.peer_client.aclose()
             wired.storage.database.close()
 
-    app = FastAPIOffline(
-        title="renkei 地域情報プラットフォーム",
-        version=__version__,
-        summary="Regional Information Platform: the standard as data, the exchange hub, and more.",
-        static_url="/_static/docs",
-        lifespan=lifespan,
+    meta: dict[str, Any] = {
+        "title": "renkei 地域情報プラットフォーム",
+        "version": __version__,
+        "summary": "Regional Information Platform: the standard as data, the exchange hub, and more.",
+    }
+    app = PlatformApp(**meta, docs_url=None, redoc_url=None, lifespan=lifespan)
+    # Swagger UI and ReDoc served from the package, without a CDN: fastapi_offline's pages, adopted.
+    offline = FastAPIOffline(**meta, static_url="/_static/docs")
+    app.router.routes.extend(
+        r for r in offline.router.routes if getattr(r, "path", None) != offline.openapi_url
     )
     app.state.platform = wired
     app.state.audit_log = wired.audit

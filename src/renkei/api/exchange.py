@@ -5,12 +5,22 @@ The router reads the body under the hub's size limit, hands the request to
 :class:`~renkei.exchange.service.ExchangeHub` (``app.state.exchange``) and renders its reply; faults become
 problem+json with ``code`` and ``xroad_code``, and every reply carries ``X-Road-Id`` and
 ``X-Road-Request-Hash``. Include it after the directory router (whose GET metaservices share the shape).
+
+:func:`query_lane` serves the query route without FastAPI's middleware stack, request, routing and
+dependency machinery (about a quarter of the hub's CPU per exchange, measured with
+``bench/hub_vs_direct.py``): the application (``app.PlatformApp``) sends such requests to it, wrapped in the
+same middleware as everything else (metrics, access log, the peer's identity). The route below stays the
+documented one, and serves wherever the lane is not installed.
 """
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from renkei.api.errors import problem
 from renkei.exchange.models import Exchanged, Incoming
@@ -32,30 +42,47 @@ def exchange_hub(request: Request) -> ExchangeHub:
 
 async def read_body(request: Request, limit: int) -> bytes | None:
     """The body, or None when it exceeds ``limit`` (declared or streamed): reading stops there."""
-    declared = request.headers.get("content-length")
+    return await receive_body(request.headers.get("content-length"), request.receive, limit)
+
+
+async def receive_body(declared: str | None, receive: Receive, limit: int) -> bytes | None:
+    """The body from ASGI ``receive``, or None when it exceeds ``limit`` (the ``Content-Length``
+    ``declared``, or what arrived): reading stops there."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect  # as Starlette's Request.stream(): a cut body is never a request
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             return None
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)
 
 
-def _incoming(request: Request, path: tuple[str, ...], body: bytes | None) -> Incoming:
+def _incoming(scope: Scope, headers: dict[str, str], path: tuple[str, ...], body: bytes | None) -> Incoming:
+    query_string: bytes = scope.get("query_string", b"")
     return Incoming(
-        method=request.method,
-        target=request_target(request.scope["raw_path"], request.scope["query_string"]),
+        method=scope["method"],
+        target=request_target(scope.get("raw_path") or scope["path"].encode("utf-8"), query_string),
         path=path,
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=headers,
         body=body,
-        query=dict(request.query_params),
+        query=dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)),
         # A peer hub on the mutual-TLS listener (PeerIdentityMiddleware named it from its certificate).
-        peer=request.scope.get(PEER_SCOPE_KEY),
+        peer=scope.get(PEER_SCOPE_KEY),
     )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request's headers with lower-case names (the last of repeated ones), as Starlette reads them."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
 def render(done: Exchanged) -> Response:
@@ -81,8 +108,12 @@ def render(done: Exchanged) -> Response:
 @router.get("/r1/results/{result_id}", summary="An asynchronous query's result (処理通番)")
 async def result(request: Request, result_id: str) -> Response:
     hub = exchange_hub(request)
-    incoming = _incoming(request, ("results", result_id), await read_body(request, hub.max_body))
-    return render(await hub.result(incoming, result_id))
+    body = await read_body(request, hub.max_body)
+    return render(
+        await hub.result(
+            _incoming(request.scope, _headers(request.scope), ("results", result_id), body), result_id
+        )
+    )
 
 
 @router.api_route(SERVICE_PATH, methods=["POST", "GET"], summary="Query a provider through the hub")
@@ -92,4 +123,46 @@ async def query(
     hub = exchange_hub(request)
     body = await read_body(request, hub.max_body)
     path = (instance, member_class, member_code, subsystem, service)
-    return render(await hub.query(_incoming(request, path, body)))
+    return render(await hub.query(_incoming(request.scope, _headers(request.scope), path, body)))
+
+
+#: The route ``QueryLane`` serves: named in ``scope["route"]`` for the metrics and the access log.
+QUERY_ROUTE = next(r for r in router.routes if getattr(r, "path_format", None) == SERVICE_PATH)
+QUERY_PARAMS = ("instance", "member_class", "member_code", "subsystem", "service")
+#: Directory metaservices (``api/directory.py``) whose GET shares the query route's shape, matched first.
+DIRECTORY_METHODS = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
+
+
+def query_path(scope: Scope) -> tuple[str, ...] | None:
+    """The ``(instance, class, member, subsystem, service)`` of a request the app routes to the query route
+    (``POST``/``GET /r1/{…}/{…}/{…}/{…}/{…}``, not a directory metaservice), None for any other."""
+    method = scope["method"]
+    if method != "POST" and method != "GET":
+        return None
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        path = path[len(root) :]
+    if not path.startswith("/r1/"):
+        return None
+    parts = tuple(path[4:].split("/"))
+    if len(parts) != 5 or "" in parts or (method == "GET" and parts[4] in DIRECTORY_METHODS):
+        return None
+    return parts
+
+
+async def query_lane(scope: Scope, receive: Receive, send: Send) -> None:
+    """ASGI app answering a request :func:`query_path` accepts: the same reading, hub call and rendering
+    as the route, without FastAPI's request, routing and dependency machinery. The application puts it
+    ahead of FastAPI (``app.PlatformApp``); ``scope["app"]`` must be the application, with the hub in
+    ``state.exchange``."""
+    path = query_path(scope)
+    assert path is not None, "query_lane serves the query route only"
+    hub = scope["app"].state.exchange
+    assert isinstance(hub, ExchangeHub)
+    scope["route"] = QUERY_ROUTE  # for the metrics and the access log, as the router would
+    scope["path_params"] = dict(zip(QUERY_PARAMS, path, strict=True))
+    headers = _headers(scope)
+    body = await receive_body(headers.get("content-length"), receive, hub.max_body)
+    response = render(await hub.query(_incoming(scope, headers, path, body)))
+    await response(scope, receive, send)

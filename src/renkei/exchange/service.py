@@ -150,7 +150,8 @@ class ExchangeHub:
 
     ``journal`` writes nonce claims, access records and log rows for many exchanges at once
     (``SqlExchangeJournal``: one transaction); without one they go to the authenticator's replay store,
-    ``recorder`` and ``store`` in transactions of their own (:class:`SeparateJournal`).
+    ``recorder`` and ``store`` in transactions of their own (:class:`SeparateJournal`). ``offload_writes``:
+    in a worker thread (True), or on the event loop (False: for SQLite, see :class:`GroupCommit`).
 
     ``peers`` (federation): a provider hosted by a peer deployment is queried through that deployment's
     hub (:mod:`renkei.exchange.federated`); ``remote_linkage``: this deployment is not the linkage base,
@@ -172,6 +173,7 @@ class ExchangeHub:
         keep: timedelta = DEFAULT_KEEP,
         journal: ExchangeJournal | None = None,
         max_batch: int = MAX_BATCH,
+        offload_writes: bool = True,
         peers: Peers | None = None,
         remote_linkage: BaseConverter | None = None,
         remote_retry: RetryPolicy = REMOTE_RETRY,
@@ -196,7 +198,10 @@ class ExchangeHub:
         self._rng = random.Random()
         self._closing = asyncio.Event()
         self._commits = GroupCommit(
-            journal or SeparateJournal(authenticator.replays, recorder, store), clock, max_batch=max_batch
+            journal or SeparateJournal(authenticator.replays, recorder, store),
+            clock,
+            max_batch=max_batch,
+            offload=offload_writes,
         )
 
     @property
@@ -332,10 +337,11 @@ class ExchangeHub:
         purpose = incoming.headers.get("x-road-issue")
         grant = authorise(self._registry, client, provider, ctx.service, purpose, remote=remote is not None)
         key = incoming.headers.get("idempotency-key")
-        fingerprint = hashlib.sha256(
-            f"{incoming.method} {incoming.target}\n".encode() + (incoming.body or b"")
-        ).hexdigest()
+        fingerprint = ""
         if key is not None:
+            fingerprint = hashlib.sha256(
+                f"{incoming.method} {incoming.target}\n".encode() + (incoming.body or b"")
+            ).hexdigest()
             if not IDEMPOTENCY_KEY.fullmatch(key):
                 raise BadRequest("Idempotency-Key: 1-200 visible ASCII characters", header="Idempotency-Key")
             stored = self._store.remembered(str(client), key, self._clock.now())

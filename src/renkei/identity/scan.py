@@ -100,4 +100,6 @@ def find_individual_numbers(data: str | bytes) -> list[Finding]:
 
 def contains_individual_number(data: str | bytes) -> bool:
     """Whether ``data`` holds any valid 個人番号."""
+    if isinstance(data, bytes) and data.isascii():  # read as UTF-8 and as CP932 alike: once is enough
+        return bool(_scan_text(data.decode("ascii"), "utf-8"))
     return bool(find_individual_numbers(data))

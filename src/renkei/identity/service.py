@@ -477,12 +477,12 @@ class LinkageBase:
                 )
 
     def _organisation(self, org: str) -> Organisation:
-        parsed = parse_org(org)
+        # Only an id that parses is ever cached, so a hit needs no second check of its digits.
         organisation: Organisation | None = self._lookup(
-            ("organisation", parsed), lambda: self._repository.organisation(parsed)
+            ("organisation", org), lambda: self._repository.organisation(parse_org(org))
         )
         if organisation is None:
-            raise UnknownOrganisation("organisation not registered with the linkage base", org=parsed)
+            raise UnknownOrganisation("organisation not registered with the linkage base", org=parse_org(org))
         return organisation
 
     def _fugo(self, organisation: Organisation, person_key: PersonKey) -> Fugo:

@@ -309,6 +309,13 @@ class Spec(_Frozen):
         return {k.id: k for k in self.information}
 
     @cached_property
+    def _services(self) -> dict[str, tuple[InformationKind, Service]]:
+        found: dict[str, tuple[InformationKind, Service]] = {}
+        for kind, service in self.services():
+            found.setdefault(service.id, (kind, service))
+        return found
+
+    @cached_property
     def _codes(self) -> dict[str, CodeDictionary]:
         return {c.id: c for c in self.codes}
 
@@ -368,9 +375,9 @@ class Spec(_Frozen):
     def service(self, service_id: str) -> tuple[InformationKind, Service]:
         from renkei.spec.errors import UnknownService
 
-        for kind, service in self.services():
-            if service.id == service_id:
-                return kind, service
+        found = self._services.get(service_id)
+        if found is not None:
+            return found
         raise UnknownService(
             f"サービス {service_id!r} は標準仕様にありません (no such service)", service=service_id
         )
