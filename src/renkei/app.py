@@ -120,8 +120,6 @@ def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock
         hub_signer,
         clock,
         journal=SqlExchangeJournal(source, lambda bound: AuditLog(SqlAuditStore(bound), signer, clock)),
-        # SQLite's writes never wait on a network: cheaper on the loop than through a thread.
-        offload_writes=storage.database.dialect != "sqlite",
         peers=PeerForwarder(federation, PeerLink(peer_client)),
         remote_linkage=remote_linkage,
     )

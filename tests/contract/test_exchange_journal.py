@@ -29,8 +29,6 @@ from tests.contract.backends import Backend
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 MEMBER = "JP/LG/131016/u17"
 SIGNER = Ed25519HeadSigner(bytes(range(32)))
-#: The group commit writes in a worker thread, or on the event loop (SQLite in the app).
-OFFLOAD = pytest.mark.parametrize("offload", [True, False], ids=["thread", "loop"])
 
 
 def _journal(backend: Backend) -> tuple[SqlExchangeJournal, AuditLog, SqlExchangeStore]:
@@ -114,11 +112,10 @@ async def _gathered(commits: GroupCommit, *jobs: Awaitable[object]) -> list[obje
     return results
 
 
-@OFFLOAD
-def test_group_commit_writes_concurrent_exchanges_together(backend: Backend, offload: bool) -> None:
+def test_group_commit_writes_concurrent_exchanges_together(backend: Backend) -> None:
     journal, audit, store = _journal(backend)
     counting = _Counting(journal)
-    commits = GroupCommit(counting, FixedClock(T0), offload=offload)
+    commits = GroupCommit(counting, FixedClock(T0))
     claims = [commits.claim(_claim(f"{n:016d}")) for n in range(20)]
     replay = commits.claim(_claim(f"{3:016d}"))  # the same nonce as a concurrent claim
     endings = [commits.finish(_provision(n)) for n in range(1, 30, 2)]
@@ -131,12 +128,11 @@ def test_group_commit_writes_concurrent_exchanges_together(backend: Backend, off
     assert _verified(audit, 30)
 
 
-@OFFLOAD
-def test_group_commit_fails_a_bad_exchange_alone(backend: Backend, offload: bool) -> None:
+def test_group_commit_fails_a_bad_exchange_alone(backend: Backend) -> None:
     journal, audit, store = _journal(backend)
     audit.append(access_record(7))
     counting = _Counting(journal)
-    commits = GroupCommit(counting, FixedClock(T0), offload=offload)
+    commits = GroupCommit(counting, FixedClock(T0))
     bad = Finished(_entry(99), (access_record(8, record_id=access_record(7).record_id),))
     claims = [commits.claim(_claim(f"{n:016d}")) for n in range(10)]
     endings = [commits.finish(_provision(n)) for n in range(101, 140, 2)]
@@ -158,10 +154,7 @@ def _verified(audit: AuditLog, size: int) -> bool:
     return report.ok and report.records == size == head.tree_size
 
 
-@OFFLOAD
-def test_group_commit_fails_a_batch_at_once_when_the_database_is_unavailable(
-    backend: Backend, offload: bool
-) -> None:
+def test_group_commit_fails_a_batch_at_once_when_the_database_is_unavailable(backend: Backend) -> None:
     """No halving and retrying when every item would fail alike (the database is gone or locked)."""
     other = backend.open()
     source = connection_source(other)
@@ -169,7 +162,7 @@ def test_group_commit_fails_a_batch_at_once_when_the_database_is_unavailable(
     counting = _Counting(
         SqlExchangeJournal(source, lambda bound: AuditLog(SqlAuditStore(bound), SIGNER, clock))
     )
-    commits = GroupCommit(counting, clock, offload=offload)
+    commits = GroupCommit(counting, clock)
     other.close()
 
     results = asyncio.run(

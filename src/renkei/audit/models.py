@@ -134,6 +134,8 @@ class AccessRecord:
 
 
 def _enum(kind: type[_E], name: str, value: object) -> _E:
+    if type(value) is kind:  # the usual case: already a member
+        return value
     allowed = ", ".join(m.value for m in kind)
     if not isinstance(value, str):
         raise RecordInvalid(f"{name} must be one of {allowed}, not {value!r}", field=name)

@@ -5,11 +5,8 @@ asked, and its message-log row with the access records of a provision must be du
 is sent. Written one exchange at a time, that is three transactions per exchange on the event loop; here
 every claim and ending that arrives while the previous write runs waits for the next one, and that one
 writes them all through :class:`~renkei.exchange.ports.ExchangeJournal` in a worker thread (the loop
-keeps serving), or — ``offload=False``, for an embedded database such as SQLite, whose write never waits on a
-network — on the event loop itself: handing every batch to a thread and back costs more CPU than the write
-(GIL hand-offs and wake-ups: 1.23 → 0.89 ms of the hub's CPU per exchange in ``bench/hub_vs_direct.py``).
-An exchange resumes only once its own write has returned, so nothing is acknowledged before it is
-durable. A failed batch is split in halves and retried until the bad item fails alone
+keeps serving). An exchange resumes only once its own write has returned, so nothing is acknowledged
+before it is durable. A failed batch is split in halves and retried until the bad item fails alone
 (unless the database is unavailable or busy: then the whole batch fails at once).
 """
 
@@ -63,19 +60,15 @@ class SeparateJournal:
 class GroupCommit:
     """Batches claims and endings of concurrent exchanges into one journal write at a time.
 
-    Use from one event loop; :meth:`aclose` waits for the write in progress and those queued. ``offload``:
-    write in a worker thread (True) or on the loop, after one turn of it to gather the batch (False).
+    Use from one event loop; :meth:`aclose` waits for the write in progress and those queued.
     """
 
-    def __init__(
-        self, journal: ExchangeJournal, clock: Clock, *, max_batch: int = MAX_BATCH, offload: bool = True
-    ) -> None:
+    def __init__(self, journal: ExchangeJournal, clock: Clock, *, max_batch: int = MAX_BATCH) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._journal = journal
         self._clock = clock
         self._max = max_batch
-        self._offload = offload
         self._claims: list[tuple[NonceClaim, asyncio.Future[bool]]] = []
         self._finished: list[tuple[Finished, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -105,8 +98,6 @@ class GroupCommit:
             self._writer = loop.create_task(self._write_all())
 
     async def _write_all(self) -> None:
-        if not self._offload:
-            await asyncio.sleep(0)  # one turn of the loop: what else arrives in it joins the batch
         while self._claims or self._finished:
             claims, self._claims = self._claims[: self._max], self._claims[self._max :]
             room = self._max - len(claims)
@@ -124,11 +115,9 @@ class GroupCommit:
         finished: list[tuple[Finished, asyncio.Future[bool]]],
     ) -> None:
         try:
-            items = ([c for c, _ in claims], [f for f, _ in finished])
-            if self._offload:
-                fresh = await asyncio.to_thread(self._journal.write, *items, self._clock.now())
-            else:
-                fresh = self._journal.write(*items, self._clock.now())
+            fresh = await asyncio.to_thread(
+                self._journal.write, [c for c, _ in claims], [f for f, _ in finished], self._clock.now()
+            )
         except Exception as error:
             count = len(claims) + len(finished)
             if count == 1 or isinstance(error, StorageUnavailable):

@@ -150,8 +150,7 @@ class ExchangeHub:
 
     ``journal`` writes nonce claims, access records and log rows for many exchanges at once
     (``SqlExchangeJournal``: one transaction); without one they go to the authenticator's replay store,
-    ``recorder`` and ``store`` in transactions of their own (:class:`SeparateJournal`). ``offload_writes``:
-    in a worker thread (True), or on the event loop (False: for SQLite, see :class:`GroupCommit`).
+    ``recorder`` and ``store`` in transactions of their own (:class:`SeparateJournal`).
 
     ``peers`` (federation): a provider hosted by a peer deployment is queried through that deployment's
     hub (:mod:`renkei.exchange.federated`); ``remote_linkage``: this deployment is not the linkage base,
@@ -173,7 +172,6 @@ class ExchangeHub:
         keep: timedelta = DEFAULT_KEEP,
         journal: ExchangeJournal | None = None,
         max_batch: int = MAX_BATCH,
-        offload_writes: bool = True,
         peers: Peers | None = None,
         remote_linkage: BaseConverter | None = None,
         remote_retry: RetryPolicy = REMOTE_RETRY,
@@ -192,16 +190,14 @@ class ExchangeHub:
         self._validators: dict[str, _Schema] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._member_ids: dict[str, MemberId] = {}
+        self._names: dict[tuple[str, tuple[str, ...]], tuple[InformationItem, ...]] = {}
         self._peers = peers
         self._remote_linkage = remote_linkage
         self._remote_retry = remote_retry
         self._rng = random.Random()
         self._closing = asyncio.Event()
         self._commits = GroupCommit(
-            journal or SeparateJournal(authenticator.replays, recorder, store),
-            clock,
-            max_batch=max_batch,
-            offload=offload_writes,
+            journal or SeparateJournal(authenticator.replays, recorder, store), clock, max_batch=max_batch
         )
 
     @property
@@ -663,9 +659,10 @@ class ExchangeHub:
         if person_key is None or not grant.kind.personal:
             return ()
         provided_at = self._clock.now()
-        names = tuple(InformationItem(i, grant.kind.item(i).name) for i in items)
+        names = self._item_names(grant.kind, tuple(items))
         requester = Party(str(client.organisation), str(client))
         provider_party = Party(str(provider.organisation), str(provider))
+        subject = subject_of(person_key)
         return tuple(
             AccessRecord(
                 record_id=str(uuid.uuid4()),
@@ -678,13 +675,24 @@ class ExchangeHub:
                 items=names,
                 purpose=grant.purpose.id,
                 withheld=False,
-                subject=subject_of(person_key),
+                subject=subject,
                 message_id=ctx.message_id[:256],
                 request_hash=ctx.request_hash,
                 outcome=Outcome.PROVIDED,
             )
             for side in sides
         )
+
+    def _item_names(self, kind: InformationKind, items: tuple[str, ...]) -> tuple[InformationItem, ...]:
+        """The records' items with their spec names: the same few combinations come with every query."""
+        key = (kind.id, items)
+        found = self._names.get(key)
+        if found is None:
+            found = tuple(InformationItem(i, kind.item(i).name) for i in items)
+            if len(self._names) >= MEMBER_ID_CACHE:
+                self._names.clear()
+            self._names[key] = found
+        return found
 
     # --- asynchronous queries (処理通番) -----------------------------------------------------------
 
