@@ -25,6 +25,7 @@ _PATTERN = re.compile(
     rf"(?<![0-9０-９])({_DIGIT}{{4}})(?:({_SEP}?)({_DIGIT}{{4}})\2({_DIGIT}{{4}}))(?![0-9０-９])"
 )
 _TO_ASCII = str.maketrans("０１２３４５６７８９", "0123456789")
+_NO_DIGITS = str.maketrans("", "", "0123456789０１２３４５６７８９")
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _HEX_TOKEN = 24
@@ -101,5 +102,9 @@ def find_individual_numbers(data: str | bytes) -> list[Finding]:
 def contains_individual_number(data: str | bytes) -> bool:
     """Whether ``data`` holds any valid 個人番号."""
     if isinstance(data, bytes) and data.isascii():  # read as UTF-8 and as CP932 alike: once is enough
+        if len(data) - len(data.translate(None, b"0123456789")) < 12:
+            return False  # fewer than twelve digits in all: no candidate (the usual identifier or path)
         return bool(_scan_text(data.decode("ascii"), "utf-8"))
+    if isinstance(data, str) and len(data) - len(data.translate(_NO_DIGITS)) < 12:
+        return False
     return bool(find_individual_numbers(data))

@@ -9,7 +9,7 @@ The member code is checked by its class: ``LG`` a 全国地方公共団体コー
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from renkei.japanese.checkdigit import validate_corporate_number, validate_local_government_code
@@ -91,6 +91,10 @@ class OrganisationId:
     instance: str
     member_class: MemberClass
     code: str
+    _text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text", f"{self.instance}/{self.member_class.value}/{self.code}")
 
     @classmethod
     def of(
@@ -119,7 +123,7 @@ class OrganisationId:
         return cls.of(parts[1], parts[2], instance=parts[0])
 
     def __str__(self) -> str:
-        return f"{self.instance}/{self.member_class.value}/{self.code}"
+        return self._text
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -128,6 +132,11 @@ class MemberId:
 
     organisation: OrganisationId
     unit: UnitNumber
+    _text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # As ``subsystem`` spells it (that property is where an out-of-range unit is refused).
+        object.__setattr__(self, "_text", f"{self.organisation}/u{self.unit:02d}")
 
     @classmethod
     def parse(cls, text: str) -> MemberId:
@@ -147,4 +156,4 @@ class MemberId:
         return subsystem_code(self.unit)
 
     def __str__(self) -> str:
-        return f"{self.organisation}/{self.subsystem}"
+        return self._text
