@@ -101,33 +101,68 @@ def encode_bodies(records: Sequence[AccessRecord], recorded_at: datetime) -> lis
     """The stored bodies of ``records``, all logged at ``recorded_at`` (one append's batch).
 
     Byte-identical to :func:`reference_body` of each record, several times faster: the keys are written
-    in their sorted order, ``recorded_at`` is formatted once, and the parties and item lists that records
-    of a batch share (the same objects) are serialised once.
+    in their sorted order, ``recorded_at`` is formatted once, the parties, item lists and times that
+    records of a batch share are serialised once, and a record that differs from the one before it only
+    in ``record_id`` and ``side`` (the two ends of one exchange) reuses the rest of its text.
     """
     tail = f',"recorded_at":"{format_time(recorded_at)}","v":{FORMAT_VERSION:d}}}'
     shared: dict[int, str] = {}  # id() of a party or items tuple -> its JSON; the records keep them alive
+    times: dict[datetime, str] = {}
     bodies: list[str] = []
+    last: AccessRecord | None = None
+    head = middle = end = ""
     for r in records:
-        requester = shared.get(id(r.requester))
-        if requester is None:
-            requester = shared[id(r.requester)] = _party_json(r.requester)
-        provider = shared.get(id(r.provider))
-        if provider is None:
-            provider = shared[id(r.provider)] = _party_json(r.provider)
-        items = shared.get(id(r.items))
-        if items is None:
-            items = shared[id(r.items)] = _items_json(r.items)
-        provided_at = "null" if r.provided_at is None else f'"{format_time(r.provided_at)}"'
-        bodies.append(
-            f'{{"record":{{"information":{_quote(r.information)},"items":{items}'
-            f',"message_id":{_quote(r.message_id)},"outcome":{_quote(r.outcome)}'
-            f',"provided_at":{provided_at},"provider":{provider},"purpose":{_quote(r.purpose)}'
-            f',"record_id":{_quote(r.record_id)},"request_hash":{_quote(r.request_hash)}'
-            f',"requested_at":"{format_time(r.requested_at)}","requester":{requester}'
-            f',"side":{_quote(r.side)},"subject":{_quote(r.subject)}'
-            f',"withheld":{"true" if r.withheld else "false"}}}{tail}'
-        )
+        if last is None or not _same_but_id_and_side(r, last):
+            requester = shared.get(id(r.requester))
+            if requester is None:
+                requester = shared[id(r.requester)] = _party_json(r.requester)
+            provider = shared.get(id(r.provider))
+            if provider is None:
+                provider = shared[id(r.provider)] = _party_json(r.provider)
+            items = shared.get(id(r.items))
+            if items is None:
+                items = shared[id(r.items)] = _items_json(r.items)
+            requested_at = times.get(r.requested_at)
+            if requested_at is None:
+                requested_at = times[r.requested_at] = format_time(r.requested_at)
+            provided_at = "null"
+            if r.provided_at is not None:
+                text = times.get(r.provided_at)
+                if text is None:
+                    text = times[r.provided_at] = format_time(r.provided_at)
+                provided_at = f'"{text}"'
+            head = (
+                f'{{"record":{{"information":{_quote(r.information)},"items":{items}'
+                f',"message_id":{_quote(r.message_id)},"outcome":{_quote(r.outcome)}'
+                f',"provided_at":{provided_at},"provider":{provider},"purpose":{_quote(r.purpose)}'
+                ',"record_id":'
+            )
+            middle = (
+                f',"request_hash":{_quote(r.request_hash)}'
+                f',"requested_at":"{requested_at}","requester":{requester},"side":'
+            )
+            end = f',"subject":{_quote(r.subject)},"withheld":{"true" if r.withheld else "false"}}}{tail}'
+            last = r
+        bodies.append(f"{head}{_quote(r.record_id)}{middle}{_quote(r.side)}{end}")
     return bodies
+
+
+def _same_but_id_and_side(r: AccessRecord, other: AccessRecord) -> bool:
+    """Whether ``r`` has every field of ``other`` except perhaps ``record_id`` and ``side``."""
+    return (
+        r.message_id == other.message_id
+        and r.request_hash == other.request_hash
+        and r.subject == other.subject
+        and r.requested_at == other.requested_at
+        and r.provided_at == other.provided_at
+        and r.requester == other.requester
+        and r.provider == other.provider
+        and r.information == other.information
+        and r.items == other.items
+        and r.purpose == other.purpose
+        and r.withheld == other.withheld
+        and r.outcome == other.outcome
+    )
 
 
 def leaf_bytes(index: int, body: str | bytes) -> bytes:

@@ -69,6 +69,7 @@ from renkei.exchange.signing import HUB_SIGNATURE_HEADER, HubSigner
 from renkei.exchange.soapforward import decode_response, encode_request
 from renkei.identity.scan import contains_individual_number
 from renkei.identity.service import LinkageBase
+from renkei.ids import time_ordered_id
 from renkei.net.retry import RetryPolicy
 from renkei.registry.auth import SIGNATURE_HEADER, AuthenticatedRequest, RequestAuthenticator
 from renkei.registry.errors import RequestReplayed
@@ -275,7 +276,7 @@ class ExchangeHub:
     @staticmethod
     def _entry(ctx: _Context, outcome: LogOutcome, code: str | None, response_hash: str | None) -> LogEntry:
         return LogEntry(
-            id=str(uuid.uuid4()),
+            id=time_ordered_id(ctx.at),
             message_id=ctx.message_id,
             at=ctx.at,
             client=ctx.client,
@@ -665,7 +666,7 @@ class ExchangeHub:
         subject = subject_of(person_key)
         return tuple(
             AccessRecord(
-                record_id=str(uuid.uuid4()),
+                record_id=time_ordered_id(provided_at),
                 side=side,
                 requester=requester,
                 provider=provider_party,

@@ -38,6 +38,7 @@ from renkei.registry.models import (
     PurposeUse,
     ServiceProtocol,
 )
+from renkei.storage.sql.driver import DriverCursor, db_time
 from renkei.storage.sql.repositories import ConnectionSource, insert_or_ignore
 from renkei.storage.sql.tables import UtcDateTime, metadata
 from renkei.storage.values import check_text, to_utc
@@ -371,47 +372,45 @@ class SqlRegistryRepository:
 def claim_nonces(
     connection: Connection, claims: Sequence[tuple[str, str, datetime]], now: datetime
 ) -> list[bool]:
-    """Remember each ``(member, jti, expires_at)`` in ``connection``'s transaction, in two statements.
+    """Remember each ``(member, jti, expires_at)`` in ``connection``'s transaction, in one statement.
 
     True where this call recorded the nonce; False where it was already recorded and is not expired (a
-    replay), and for a repeat of an earlier claim in ``claims``. Atomic per nonce like
-    :meth:`SqlReplayStore.remember`: of two concurrent claims of one nonce exactly one gets True.
+    replay), and for a repeat of an earlier claim in ``claims``. An expired entry makes room: it is
+    replaced. Atomic per nonce like :meth:`SqlReplayStore.remember`: of two concurrent claims of one
+    nonce exactly one gets True.
     """
     if not claims:
         return []
-    sqlite = connection.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
     first: dict[tuple[str, str], int] = {}
-    for index, (member, jti, _) in enumerate(claims):
-        first.setdefault((member, check_text("jti", jti, max_length=JTI_MAX)), index)
-    # Plain SQL with the values converted as ``UtcDateTime`` would: these run for every batch of the hub,
-    # whose size varies, and SQLAlchemy would compile a multi-row statement for each size.
-    at = _db_time(to_utc("now", now), sqlite)
-    # An expired entry for the same jti no longer protects anything: make room for the new one.
-    connection.exec_driver_sql(
-        f"DELETE FROM registry_replay WHERE member_id = {mark} AND jti = {mark} AND expires_at <= {mark}",
-        [(member, jti, at) for member, jti in first],
-    )
-    rows = [(m, j, _db_time(to_utc("expires_at", claims[i][2]), sqlite)) for (m, j), i in first.items()]
     fresh: set[tuple[str, str]] = set()
-    for start in range(0, len(rows), _CLAIM_CHUNK):
-        chunk = rows[start : start + _CLAIM_CHUNK]
-        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
-        sql = (
-            f"INSERT INTO registry_replay (member_id, jti, expires_at) VALUES {values} "
-            "ON CONFLICT (member_id, jti) DO NOTHING RETURNING member_id, jti"
-        )
-        parameters = tuple(value for row in chunk for value in row)
-        fresh.update((member, jti) for member, jti in connection.exec_driver_sql(sql, parameters))
+    with DriverCursor(connection) as cursor:
+        sqlite, mark = cursor.sqlite, cursor.mark
+        rows: list[tuple[str, str, datetime | str]] = []
+        for index, (member, jti, expires_at) in enumerate(claims):
+            key = (member, check_text("jti", jti, max_length=JTI_MAX))
+            if key not in first:
+                first[key] = index
+                rows.append((member, jti, db_time(expires_at, sqlite, "expires_at")))
+        # Plain SQL on the driver's cursor, values converted as ``UtcDateTime`` would: this runs for every
+        # batch of the hub, and SQLAlchemy's per-statement machinery would cost more than the statement.
+        # One upsert per chunk both inserts and replaces an expired entry (``DO UPDATE … WHERE expires_at
+        # <= now``); RETURNING names the nonces this call recorded, a live entry returns nothing. Rows go
+        # in key order, so that concurrent transactions (other hub processes) lock nonce rows in one order.
+        rows.sort()
+        at = db_time(now, sqlite, "now")
+        for start in range(0, len(rows), _CLAIM_CHUNK):
+            chunk = rows[start : start + _CLAIM_CHUNK]
+            values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+            sql = (
+                f"INSERT INTO registry_replay (member_id, jti, expires_at) VALUES {values} "
+                "ON CONFLICT (member_id, jti) DO UPDATE SET expires_at = excluded.expires_at "
+                f"WHERE registry_replay.expires_at <= {mark} RETURNING member_id, jti"
+            )
+            fresh.update((m, j) for m, j in cursor.rows(sql, (*(v for row in chunk for v in row), at)))
     return [first[(m, j)] == i and (m, j) in fresh for i, (m, j, _) in enumerate(claims)]
 
 
-_CLAIM_CHUNK = 500  # rows per multi-row INSERT (3 bind parameters each)
-
-
-def _db_time(at: datetime, sqlite: bool) -> datetime | str:
-    """A UTC instant as ``UtcDateTime`` binds it: naive text in SQLAlchemy's SQLite form, else as is."""
-    return at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at
+_CLAIM_CHUNK = 500  # rows per multi-row upsert (3 bind parameters each)
 
 
 class SqlReplayStore:
