@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ INSTANTS = st.datetimes(
 def test_a_version_7_uuid_carrying_its_millisecond(at: datetime) -> None:
     made = uuid.UUID(time_ordered_id(at))
     assert made.version == 7 and made.variant == uuid.RFC_4122
-    assert made.int >> 80 == int(at.timestamp() * 1000)
+    assert made.int >> 80 == (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 @given(INSTANTS, st.integers(min_value=1, max_value=10**9))
@@ -32,3 +33,10 @@ def test_later_sorts_later(at: datetime, ms: int) -> None:
 def test_random_within_one_millisecond() -> None:
     at = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
     assert len({time_ordered_id(at) for _ in range(1000)}) == 1000
+
+
+def test_naive_and_pre_1970_instants_are_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        time_ordered_id(datetime(2026, 11, 27, 9, 0))
+    with pytest.raises(ValueError, match="1970"):
+        time_ordered_id(datetime(1969, 12, 31, 23, 59, tzinfo=UTC))

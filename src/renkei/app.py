@@ -164,25 +164,41 @@ class PlatformApp(FastAPI):
     """The deployment's application: FastAPI, with the hub's query route (``POST``/``GET /r1/…/{service}``)
     answered ahead of FastAPI's own middleware stack and router by ``query_lane``, wrapped in the same user
     middleware as every other request (each added before the first request; the lane has instances of its
-    own). That machinery cost about a quarter of the hub's CPU per exchange (``bench/hub_vs_direct.py``;
-    docs/exchange.md "Performance")."""
+    own). That machinery cost about a sixth of the hub's CPU per exchange (``bench/hub_vs_direct.py``;
+    docs/exchange.md "Benchmark").
 
-    _lane: ASGIApp = exchange_api.query_lane
+    What the lane skips of FastAPI's own stack: routing and dependency solving (the route's work is done by
+    the lane), ``ExceptionMiddleware`` (the hub turns every failure into a typed fault itself),
+    ``ServerErrorMiddleware`` (an exception escaping the lane gets uvicorn's plain 500), and the parts that
+    are off in this app — a ``root_path``, a ``max_body_size``, FastAPI's native OpenTelemetry. Should one
+    of those be on when the stack is built, the lane stays out of the way and FastAPI serves the route.
+    """
+
+    _lane: ASGIApp | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        lane: ASGIApp = exchange_api.query_lane
-        for cls, args, kwargs in reversed(self.user_middleware):
-            lane = cls(lane, *args, **kwargs)
-        self._lane = lane
+        telemetry = getattr(self, "_native_telemetry", None)  # FastAPI's, when this version has it
+        if (
+            self.root_path
+            or self.max_body_size is not None
+            or (telemetry is not None and telemetry.enabled())
+        ):
+            self._lane = None
+        else:
+            lane: ASGIApp = exchange_api.query_lane
+            for cls, args, kwargs in reversed(self.user_middleware):
+                lane = cls(lane, *args, **kwargs)
+            self._lane = lane
         return super().build_middleware_stack()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and query_path(scope) is not None:
             if self.middleware_stack is None:
                 self.middleware_stack = self.build_middleware_stack()
-            scope["app"] = self
-            await self._lane(scope, receive, send)
-            return
+            if self._lane is not None:
+                scope["app"] = self
+                await self._lane(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 

@@ -4,6 +4,7 @@ requests FastAPI's router would give the query route, and everything around it s
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,44 @@ def test_the_lane_answers_inside_the_apps_middleware(tmp_path: Path) -> None:
         assert len(reply.headers["x-request-id"]) == 32  # AccessLogMiddleware wrapped the lane
         scraped = client.get("/metrics").text
         assert 'outcome="denied"' in scraped and 'service="income-certificate"' in scraped
+    assert app._lane is not None  # it was the lane that answered
+
+
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route of the app, included routers opened (FastAPI keeps them whole)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes)
+        else:
+            yield route
+
+
+def test_every_r1_route_of_the_app_is_routed_as_the_lane_decides(app: PlatformApp) -> None:
+    """Each ``/r1/…`` template of every router, filled in, for each of its methods: a route added later in
+    the query route's shape (a new directory metaservice) fails here until ``query_path`` knows it."""
+    checked = 0
+    for route in _routes(app.router.routes):
+        template = getattr(route, "path_format", "")
+        if not template.startswith("/r1/") or template == SERVICE_PATH:
+            continue
+        path = re.sub(r"\{[^}]+\}", "x1", template)
+        for method in sorted(set(getattr(route, "methods", None) or ()) & {"GET", "POST"}):
+            assert (query_path(_scope(method, path)) is not None) == _routed_to_query(app, method, path), (
+                method,
+                template,
+            )
+            checked += 1
+    assert checked >= 10  # directory, notifications, results …
+
+
+def test_the_lane_stays_out_where_fastapis_stack_has_work(tmp_path: Path) -> None:
+    """With a ``max_body_size`` (FastAPI's own body limit), the route is FastAPI's again — and answers."""
+    app = build_app(Settings(data_dir=tmp_path / "var"))
+    assert hasattr(app, "_native_telemetry")  # the FastAPI attribute the lane consults (private)
+    app.max_body_size = 1 << 20
+    path = f"/r1/{app.state.platform.registry.instance}/LG/131024/u06/income-certificate"
+    with TestClient(app) as client:
+        reply = client.post(path, json={"fiscal_year": 2025}, headers={"X-Road-Client": "JP/LG/131016/u17"})
+    assert reply.status_code == 401 and reply.json()["code"] == "exchange.client.unauthenticated"
+    assert app._lane is None

@@ -10,18 +10,31 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI, Response
 
 from renkei.exchange.errors import ExchangeError
 from renkei.exchange.models import LogOutcome
 from renkei.exchange.service import subject_of
 from renkei.exchange.transport import HttpTransport
+from renkei.identity.scan import contains_individual_number
 from renkei.registry.auth import SIGNATURE_HEADER
 from renkei.spec.models import Spec
 from renkei.storage.sql.engine import connection_source
-from tests.exchange.harness import ATENA, PURPOSE_ITEMS, SERVICE_PATH, World, post, running_world
+from tests.exchange.harness import (
+    ATENA,
+    PURPOSE_ITEMS,
+    SERVICE_PATH,
+    World,
+    build_world,
+    hub_app,
+    post,
+    running_world,
+    serve,
+)
 
 BODY = json.dumps({"atena_number": ATENA, "fiscal_year": 2025}).encode()
 VALID_INDIVIDUAL_NUMBER = "123456789018"
+FULL_WIDTH_NUMBER = VALID_INDIVIDUAL_NUMBER.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
 
 
 @pytest.fixture
@@ -149,11 +162,37 @@ def test_the_client_header_must_name_the_signer(world: World) -> None:
             ).encode(),
             "exchange.request.individual_number",
         ),
+        # Hidden from a scan of the bytes by JSON escapes: ASCII digits, and full-width ones.
+        (
+            b'{"atena_number": "%s", "fiscal_year": 2025, "note": "%s"}'
+            % (ATENA.encode(), "".join(f"\\u{ord(c):04x}" for c in VALID_INDIVIDUAL_NUMBER).encode()),
+            "exchange.request.individual_number",
+        ),
+        (
+            json.dumps(
+                {"atena_number": ATENA, "fiscal_year": 2025, "note": FULL_WIDTH_NUMBER}, ensure_ascii=True
+            ).encode(),
+            "exchange.request.individual_number",
+        ),
     ],
 )
 def test_bad_bodies_get_typed_errors(world: World, body: bytes, code: str) -> None:
     response = post(world, body)
     found = _problem(response, 400, code, "Client.BadRequest")
+    assert VALID_INDIVIDUAL_NUMBER not in response.text and ATENA not in json.dumps(found)
+    _denied_without_records(world)
+
+
+HIDDEN = "".join(f"%{ord(c):02X}" for c in VALID_INDIVIDUAL_NUMBER)
+
+
+@pytest.mark.parametrize(
+    "query", [f"fiscal_year=2025&atena_number={ATENA}&note={HIDDEN}", f"fiscal_year=2025&{HIDDEN}=1"]
+)
+def test_a_percent_encoded_number_in_a_get_query_is_refused(world: World, query: str) -> None:
+    path = f"{SERVICE_PATH}?{query}"
+    response = httpx.get(world.hub_url + path, headers=world.signed("GET", path), timeout=10)
+    found = _problem(response, 400, "exchange.request.individual_number", "Client.BadRequest")
     assert VALID_INDIVIDUAL_NUMBER not in response.text and ATENA not in json.dumps(found)
     _denied_without_records(world)
 
@@ -307,3 +346,27 @@ def test_a_provider_answer_over_the_limit_or_not_http_is_a_typed_fault() -> None
         "/garbage": "exchange.provider.unreachable",
         "/cut": "exchange.provider.unreachable",
     }
+
+
+def test_an_escaped_number_in_the_answer_is_not_passed_on(tmp_path: Path, spec: Spec) -> None:
+    """A provider whose JSON encoder escapes non-ASCII (many do): its answer's full-width digits are a
+    valid 個人番号 only once decoded, and the hub refuses the answer all the same."""
+    answer = json.dumps(
+        {"fiscal_year": 2025, "tax_status": FULL_WIDTH_NUMBER, "taxable_income": 1, "total_income": 2},
+        ensure_ascii=True,
+    )
+    assert "\\uff11" in answer and not contains_individual_number(answer.encode())
+    provider = FastAPI()
+
+    @provider.post("/income-certificate")
+    async def escaping() -> Response:
+        return Response(answer, media_type="application/json")
+
+    with serve(provider) as provider_url:
+        world = build_world(tmp_path, spec, provider_url)
+        with serve(hub_app(world.hub)) as hub_url:
+            world.hub_url = hub_url
+            response = post(world, BODY)
+    found = _problem(response, 502, "exchange.provider.failed", "Server.ServiceFailed")
+    assert "個人番号" in str(found["detail"]) and "１" not in response.text
+    assert _records(world) == []  # nothing was provided

@@ -7,7 +7,7 @@ problem+json with ``code`` and ``xroad_code``, and every reply carries ``X-Road-
 ``X-Road-Request-Hash``. Include it after the directory router (whose GET metaservices share the shape).
 
 :func:`query_lane` serves the query route without FastAPI's middleware stack, request, routing and
-dependency machinery (about a quarter of the hub's CPU per exchange, measured with
+dependency machinery (about a sixth of the hub's CPU per exchange, measured with
 ``bench/hub_vs_direct.py``): the application (``app.PlatformApp``) sends such requests to it, wrapped in the
 same middleware as everything else (metrics, access log, the peer's identity). The route below stays the
 documented one, and serves wherever the lane is not installed.
@@ -48,7 +48,7 @@ async def read_body(request: Request, limit: int) -> bytes | None:
 async def receive_body(declared: str | None, receive: Receive, limit: int) -> bytes | None:
     """The body from ASGI ``receive``, or None when it exceeds ``limit`` (the ``Content-Length``
     ``declared``, or what arrived): reading stops there."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0

@@ -399,11 +399,19 @@ class ExchangeHub:
     def _checked_request(self, incoming: Incoming, grant: Grant) -> dict[str, Any]:
         """The request items, refused if a 個人番号 is anywhere in the request or the schema refuses them."""
         body = incoming.body or b""
-        if contains_individual_number(body) or contains_individual_number(incoming.target):
+        if (
+            contains_individual_number(body)
+            or contains_individual_number(incoming.target)
+            or (incoming.query and _decoded_carries_number(incoming.query))  # %-decoded names and values
+        ):
             raise IndividualNumberRefused(
                 "個人番号は送信できません: send your 符号 (person_fugo) or 宛名番号 (atena_number)"
             )
         data = self._request_data(incoming, grant)
+        if _decoded_carries_number(data):  # hidden from the raw scan by \u escapes, %-encoding or &#…;
+            raise IndividualNumberRefused(
+                "個人番号は送信できません: send your 符号 (person_fugo) or 宛名番号 (atena_number)"
+            )
         caller_check = self._schema_validator(grant)
         _validate(caller_check, data, BadRequest, "the request does not match the service's request schema")
         return data
@@ -458,6 +466,8 @@ class ExchangeHub:
             result = decode_response(self._spec, grant.kind, grant.service, answer.body, status=answer.status)
         else:
             result = _json_object(answer.body, ServiceFailed, "the provider's answer")
+        if _decoded_carries_number(result):
+            raise ServiceFailed("the provider's answer carries a 個人番号; it was not passed on")
         return self._answer(ctx, client, provider, grant, person_key, result, ServiceFailed, sides)
 
     def _answer(
@@ -509,6 +519,8 @@ class ExchangeHub:
         if contains_individual_number(answer.body):
             raise RemoteFailed("the peer's answer carries a 個人番号; not passed on", deployment=deployment)
         result = _json_object(answer.body, RemoteFailed, "the peer's answer", deployment=deployment)
+        if _decoded_carries_number(result):
+            raise RemoteFailed("the peer's answer carries a 個人番号; not passed on", deployment=deployment)
         return self._answer(ctx, client, provider, grant, person_key, result, RemoteFailed, (Side.REQUESTER,))
 
     def _request_data(self, incoming: Incoming, grant: Grant) -> dict[str, Any]:
@@ -872,6 +884,13 @@ def _client_header(headers: Mapping[str, str]) -> str | None:
 def _prefers_async(incoming: Incoming) -> bool:
     prefer = incoming.headers.get("prefer", "")
     return any(p.strip().lower() == "respond-async" for p in prefer.split(","))
+
+
+def _decoded_carries_number(data: Mapping[str, Any]) -> bool:
+    """Whether decoded request items or answer items hold a 個人番号 (names and values alike): the raw
+    bytes were scanned already, but a JSON ``\uff11`` escape, a percent-encoded query or an XML character
+    reference hides the digits there."""
+    return contains_individual_number(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def _json(body: Mapping[str, Any]) -> str:

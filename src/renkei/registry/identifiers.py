@@ -135,8 +135,9 @@ class MemberId:
     _text: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # As ``subsystem`` spells it (that property is where an out-of-range unit is refused).
-        object.__setattr__(self, "_text", f"{self.organisation}/u{self.unit:02d}")
+        # As ``subsystem`` spells it; empty for an out-of-range unit, which ``str`` then refuses as before.
+        text = f"{self.organisation}/u{self.unit:02d}" if 1 <= self.unit <= 99 else ""
+        object.__setattr__(self, "_text", text)
 
     @classmethod
     def parse(cls, text: str) -> MemberId:
@@ -156,4 +157,4 @@ class MemberId:
         return subsystem_code(self.unit)
 
     def __str__(self) -> str:
-        return self._text
+        return self._text or f"{self.organisation}/{self.subsystem}"
