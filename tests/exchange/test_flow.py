@@ -174,6 +174,10 @@ def test_the_client_header_must_name_the_signer(world: World) -> None:
             ).encode(),
             "exchange.request.individual_number",
         ),
+        (  # … and by an exponent
+            b'{"atena_number": "%s", "fiscal_year": 2025, "note": 1.23456789018e11}' % ATENA.encode(),
+            "exchange.request.individual_number",
+        ),
     ],
 )
 def test_bad_bodies_get_typed_errors(world: World, body: bytes, code: str) -> None:

@@ -126,7 +126,7 @@ async def query(
     return render(await hub.query(_incoming(request.scope, _headers(request.scope), path, body)))
 
 
-#: The route ``QueryLane`` serves: named in ``scope["route"]`` for the metrics and the access log.
+#: The route ``query_lane`` answers for: named in ``scope["route"]`` for the metrics and the access log.
 QUERY_ROUTE = next(r for r in router.routes if getattr(r, "path_format", None) == SERVICE_PATH)
 QUERY_PARAMS = ("instance", "member_class", "member_code", "subsystem", "service")
 #: Directory metaservices (``api/directory.py``) whose GET shares the query route's shape, matched first.

@@ -888,8 +888,8 @@ def _prefers_async(incoming: Incoming) -> bool:
 
 def _decoded_carries_number(data: Mapping[str, Any]) -> bool:
     """Whether decoded request items or answer items hold a 個人番号 (names and values alike): the raw
-    bytes were scanned already, but a JSON ``\uff11`` escape, a percent-encoded query or an XML character
-    reference hides the digits there."""
+    bytes were scanned already, but a JSON escape (``\\uFF11``), an exponent (``1.23456789018e11``), a
+    percent-encoded query or an XML character reference hides the digits there."""
     return contains_individual_number(json.dumps(data, ensure_ascii=False, default=str))
 
 
