@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from renkei.identity.scan import contains_individual_number, find_individual_numbers
+from renkei.identity.scan import contains_individual_number, find_individual_numbers, holds_individual_number
 from renkei.japanese.checkdigit import individual_number_check_digit
 
 VALID = "123456789018"
@@ -92,3 +93,20 @@ def test_megabytes_of_hex_are_scanned_in_linear_time() -> None:
     began = time.thread_time()
     assert not contains_individual_number(hostile)
     assert time.thread_time() - began < 5.0
+
+
+@pytest.mark.parametrize(
+    "decoded",
+    [
+        {"note": "１２３４５６７８９０１８"},  # what a JSON "\uff11…" escape decodes to
+        {"note": 1.23456789018e11},  # a JSON exponent
+        {"123456789018": 1},  # a name
+        {"items": [{"n": 123456789018}]},
+    ],
+)
+def test_decoded_data_is_scanned_names_and_values(decoded: object) -> None:
+    assert holds_individual_number(decoded)
+
+
+def test_decoded_data_without_one() -> None:
+    assert not holds_individual_number({"atena_number": "000000000000011", "fiscal_year": 2025, "n": 1.5e3})

@@ -67,7 +67,7 @@ from renkei.exchange.ports import ExchangeJournal, ExchangeStore, ProviderReply,
 from renkei.exchange.schemacheck import Check, compile_check
 from renkei.exchange.signing import HUB_SIGNATURE_HEADER, HubSigner
 from renkei.exchange.soapforward import decode_response, encode_request
-from renkei.identity.scan import contains_individual_number
+from renkei.identity.scan import contains_individual_number, holds_individual_number
 from renkei.identity.service import LinkageBase
 from renkei.ids import time_ordered_id
 from renkei.net.retry import RetryPolicy
@@ -402,13 +402,13 @@ class ExchangeHub:
         if (
             contains_individual_number(body)
             or contains_individual_number(incoming.target)
-            or (incoming.query and _decoded_carries_number(incoming.query))  # %-decoded names and values
+            or (incoming.query and holds_individual_number(incoming.query))  # %-decoded names and values
         ):
             raise IndividualNumberRefused(
                 "個人番号は送信できません: send your 符号 (person_fugo) or 宛名番号 (atena_number)"
             )
         data = self._request_data(incoming, grant)
-        if _decoded_carries_number(data):  # hidden from the raw scan by \u escapes, %-encoding or &#…;
+        if holds_individual_number(data):  # hidden from the raw scan by \u escapes, %-encoding or &#…;
             raise IndividualNumberRefused(
                 "個人番号は送信できません: send your 符号 (person_fugo) or 宛名番号 (atena_number)"
             )
@@ -466,7 +466,7 @@ class ExchangeHub:
             result = decode_response(self._spec, grant.kind, grant.service, answer.body, status=answer.status)
         else:
             result = _json_object(answer.body, ServiceFailed, "the provider's answer")
-        if _decoded_carries_number(result):
+        if holds_individual_number(result):
             raise ServiceFailed("the provider's answer carries a 個人番号; it was not passed on")
         return self._answer(ctx, client, provider, grant, person_key, result, ServiceFailed, sides)
 
@@ -519,7 +519,7 @@ class ExchangeHub:
         if contains_individual_number(answer.body):
             raise RemoteFailed("the peer's answer carries a 個人番号; not passed on", deployment=deployment)
         result = _json_object(answer.body, RemoteFailed, "the peer's answer", deployment=deployment)
-        if _decoded_carries_number(result):
+        if holds_individual_number(result):
             raise RemoteFailed("the peer's answer carries a 個人番号; not passed on", deployment=deployment)
         return self._answer(ctx, client, provider, grant, person_key, result, RemoteFailed, (Side.REQUESTER,))
 
@@ -884,13 +884,6 @@ def _client_header(headers: Mapping[str, str]) -> str | None:
 def _prefers_async(incoming: Incoming) -> bool:
     prefer = incoming.headers.get("prefer", "")
     return any(p.strip().lower() == "respond-async" for p in prefer.split(","))
-
-
-def _decoded_carries_number(data: Mapping[str, Any]) -> bool:
-    """Whether decoded request items or answer items hold a 個人番号 (names and values alike): the raw
-    bytes were scanned already, but a JSON escape (``\\uFF11``), an exponent (``1.23456789018e11``), a
-    percent-encoded query or an XML character reference hides the digits there."""
-    return contains_individual_number(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def _json(body: Mapping[str, Any]) -> str:

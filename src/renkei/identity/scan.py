@@ -14,8 +14,10 @@ account number).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from renkei.japanese.checkdigit import is_valid_individual_number
 
@@ -108,3 +110,10 @@ def contains_individual_number(data: str | bytes) -> bool:
     if isinstance(data, str) and len(data) - len(data.translate(_NO_DIGITS)) < 12:
         return False
     return bool(find_individual_numbers(data))
+
+
+def holds_individual_number(decoded: Any) -> bool:
+    """Whether decoded data (parsed JSON, query items, SOAP items: names and values alike) holds a 個人番号.
+    Scanning the bytes is not enough: a JSON escape (``\\uFF11``), an exponent (``1.23456789018e11``), a
+    percent-encoded query or an XML character reference hides the digits there."""
+    return contains_individual_number(json.dumps(decoded, ensure_ascii=False, default=str))

@@ -68,7 +68,7 @@ from renkei.exchange.service import (
     signed_client,
 )
 from renkei.exchange.signing import HubSigner
-from renkei.identity.scan import contains_individual_number
+from renkei.identity.scan import contains_individual_number, holds_individual_number
 from renkei.identity.service import LinkageBase
 from renkei.registry.auth import RequestAuthenticator
 from renkei.registry.identifiers import MemberId, OrganisationId
@@ -228,7 +228,7 @@ class NotificationHub:
             raise EventInvalid(f"events: a list of 1 to {self._max_batch} events", limit=self._max_batch)
         for index, item in enumerate(raw):
             # The parsed form too: it shows a number spelled with JSON escapes, which the raw scan cannot see.
-            if contains_individual_number(_canonical(item)):
+            if holds_individual_number(item):
                 raise _at(IndividualNumberRefused(NUMBER_REFUSED), index, len(raw))
         if spotted:
             raise IndividualNumberRefused(NUMBER_REFUSED)

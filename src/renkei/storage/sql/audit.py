@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection
 from renkei.audit.merkle import NodeKey
 from renkei.audit.models import SignedTreeHead
 from renkei.audit.ports import NewEntry, StoredEntry
-from renkei.storage.sql.driver import DriverCursor, db_time
+from renkei.storage.sql.driver import DriverCursor, db_time, from_db_time
 from renkei.storage.sql.repositories import ConnectionSource
 from renkei.storage.sql.tables import UtcDateTime, metadata
 
@@ -121,13 +121,6 @@ _ENTRIES_AND_TREE = _TREE.format(
     ),
     pad=", NULL, NULL, NULL",
 )
-
-
-def _from_db_time(value: datetime | str) -> datetime:
-    """A ``UtcDateTime`` value read on the driver's cursor, as SQLAlchemy would return it."""
-    if isinstance(value, str):  # SQLite's text form, naive UTC
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -244,7 +237,7 @@ class SqlAuditTransaction:
                     rows = [(p, h, t, b, r) for p, r, h, t, b in cursor.rows(_ENTRIES.format(marks), chunk)]
                 for position, leaf_hash, recorded_at, body, record_id in rows:
                     found[record_id] = StoredEntry(
-                        int(position), record_id, bytes(leaf_hash), _from_db_time(recorded_at), body
+                        int(position), record_id, bytes(leaf_hash), from_db_time(recorded_at), body
                     )
         return found
 

@@ -104,3 +104,11 @@ def db_time(at: datetime, sqlite: bool, name: str = "recorded_at") -> datetime |
         at = to_utc(name, at)
     # isoformat writes SQLAlchemy's SQLite DATETIME format (4-digit year, 6-digit fraction), then +00:00.
     return at.isoformat(" ", "microseconds")[:26] if sqlite else at
+
+
+def from_db_time(value: datetime | str) -> datetime:
+    """A ``UtcDateTime`` value read on the driver's cursor, as SQLAlchemy would return it (the inverse
+    of :func:`db_time`)."""
+    if isinstance(value, str):  # SQLite's text form, naive UTC
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -75,7 +75,7 @@ class SqlExchangeStore:
 
     def log(self, entry: LogEntry) -> None:
         with self._source(True) as connection:
-            connection.execute(exchange_message.insert(), [_row(entry)])
+            _log(connection, [entry])
 
     def entries(self, *, client: str | None = None, limit: int = 100) -> list[LogEntry]:
         query = select(exchange_message).order_by(exchange_message.c.at.desc()).limit(limit)
@@ -148,11 +148,7 @@ class SqlExchangeJournal:
                 self._recorder_on(_bound(connection)).append_many(records)
             fresh = claim_nonces(connection, [(c.member, c.jti, c.keep_until) for c in claims], now)
             if finished:
-                # On the driver's cursor, as the audit log's rows: SQLAlchemy's bind processing of a
-                # handful of rows costs more than the database takes to insert them.
-                with DriverCursor(connection) as cursor:
-                    rows = [_message(ending.entry, cursor.sqlite) for ending in finished]
-                    cursor.insert((_INSERT_MESSAGE, rows))
+                _log(connection, [ending.entry for ending in finished])
         return fresh
 
 
@@ -172,8 +168,15 @@ _INSERT_MESSAGE = (
 )
 
 
+def _log(connection: Connection, entries: Sequence[LogEntry]) -> None:
+    """Insert message-log rows on the driver's cursor, as the audit log's rows: SQLAlchemy's bind
+    processing of a handful of rows costs more than the database takes to insert them."""
+    with DriverCursor(connection) as cursor:
+        cursor.insert((_INSERT_MESSAGE, [_message(entry, cursor.sqlite) for entry in entries]))
+
+
 def _message(entry: LogEntry, sqlite: bool) -> tuple[Any, ...]:
-    """``entry`` as the row :func:`_row` describes, bound as the column types would bind it."""
+    """``entry`` as its ``exchange_message`` row, bound as the column types would bind it."""
     return (
         entry.id,
         entry.message_id,
@@ -188,23 +191,6 @@ def _message(entry: LogEntry, sqlite: bool) -> tuple[Any, ...]:
         entry.response_hash,
         entry.duration_ms,
     )
-
-
-def _row(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "message_id": entry.message_id,
-        "at": entry.at,
-        "client": entry.client,
-        "service": entry.service,
-        "provider": entry.provider,
-        "purpose": entry.purpose,
-        "outcome": entry.outcome.value,
-        "code": entry.code,
-        "request_hash": entry.request_hash,
-        "response_hash": entry.response_hash,
-        "duration_ms": entry.duration_ms,
-    }
 
 
 def _select(kind: str, client: str, key: str) -> Any:
