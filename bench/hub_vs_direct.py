@@ -1,36 +1,37 @@
 """The same provider called directly and through the hub (signature check, authorisation, ID conversion,
 hub signing, access records and message log all on), concurrency 32, in one run.
 
-    .venv/bin/python bench/hub_vs_direct.py [--requests 2000] [--profile hub.prof]
+    .venv/bin/python bench/hub_vs_direct.py [--requests 2000] [--hub-workers N]
 
-The provider and the hub each run as a uvicorn server in a process of their own on a loopback port. The
-hub is the deployment's own application as ``renkei serve`` runs it (``app.build_app`` on the embedded
-SQLite default in a temporary data directory: every middleware, the lifespan's background workers, JSON
-access logs at the default level, written to /dev/null). The load generator (a lean keep-alive HTTP/1.1
-client, 32 connections) runs in this process, and its requests are built and signed before the clock
-starts, so neither run pays for the client's signing. ``--profile FILE`` runs cProfile on the hub
-process's event loop thread during the timed hub run and writes the stats to FILE
-(``python -m pstats FILE``).
+The provider runs as a uvicorn server in a process of its own on a loopback port. The hub is
+``renkei serve [--workers N]`` started as an operator starts it, on the embedded SQLite default in a
+temporary data directory that this process has enrolled the members in: every middleware, the lifespan's
+background jobs, JSON access logs at the default level (to /dev/null). The load generator (a lean keep-alive
+HTTP/1.1 client, 32 connections) runs in this process, and its requests are built and signed before the
+clock starts, so neither run pays for the client's signing. For a profile, attach py-spy to a hub process
+while it runs (``py-spy record --pid PID --format raw --gil``).
 
-Prints throughput of both, the p50/p99 latency the hub adds, and as the last line the ratio.
+Prints throughput of both, the p50/p99 latency the hub adds, the CPU each process spent per request, and
+as the last line the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import json
 import multiprocessing
 import os
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from renkei.api.deps import Platform
-from renkei.api.logging import configure_logging
-from renkei.app import build_app, build_platform
+from renkei.app import build_platform
 from renkei.exchange.provider import income_provider
 from renkei.exchange.signing import HUB_KEY_NAME, HubSigner
 from renkei.identity.keys import FileKeyStore
@@ -78,38 +78,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(
-    app: FastAPI, port: int, stop: Event, profile: str | None = None, ready: Event | None = None
-) -> None:
-    """Serve ``app`` on ``port`` until ``stop`` is set (uvicorn in this process's main thread).
-
-    The socket is bound with ``SO_REUSEPORT``: several hub processes share the port and the kernel spreads
-    the load generator's connections over them (``--hub-workers``).
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+def _serve(app: FastAPI, port: int, stop: Event) -> None:
+    """Serve ``app`` on ``port`` until ``stop`` is set (uvicorn in this process's main thread)."""
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", access_log=False))
 
     def watch() -> None:
-        while ready is not None and not server.started and not stop.wait(0.02):
-            pass
-        if ready is not None:
-            ready.set()
         stop.wait()
         server.should_exit = True
 
     threading.Thread(target=watch, daemon=True).start()
-    profiler = cProfile.Profile() if profile else None
-    if profiler is not None:
-        app.state.profiler = profiler
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-    if profiler is not None and profile:
-        profiler.dump_stats(profile)
+    server.run()
 
 
 def provider_process(port: int, fugo: str, hub_key: bytes, stop: Event) -> None:
@@ -144,35 +122,31 @@ def _enrol(platform: Platform, provider_url: str) -> Caller:
     )
 
 
-def hub_process(
-    tmp: str,
-    provider_url: str,
-    port: int,
-    pipe: Connection | None,
-    stop: Event,
-    ready: Event,
-    profile: str | None,
-) -> None:
-    """Serve the deployment's own application (``app.build_app``: every middleware, the lifespan's
-    workers, JSON access logs at the default level, to /dev/null) on the SQLite database in ``tmp``; the
-    first process (the one with ``pipe``) enrols everything first and hands the caller's credentials
-    back. Every hub process shares the data directory."""
-    settings = Settings(data_dir=Path(tmp))
-    platform = build_platform(settings)
-    if pipe is not None:
-        pipe.send(_enrol(platform, provider_url))
-    app = build_app(settings, platform=platform)
-    with open(os.devnull, "w") as logs:
-        configure_logging(settings.log_level, stream=logs, request_ids=app.state.request_ids)
+def start_hub(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """``renkei serve --workers N`` on ``data_dir``, as an operator starts it (JSON logs at the default level,
+    to /dev/null)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
+    command = [sys.executable, "-m", "renkei", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    return subprocess.Popen(
+        [*command, "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
-        @app.post("/_bench/profile/{action}")
-        async def toggle(action: str) -> dict[str, str]:
-            profiler = getattr(app.state, "profiler", None)
-            if isinstance(profiler, cProfile.Profile):
-                profiler.enable() if action == "start" else profiler.disable()
-            return {"profile": action}
 
-        _serve(app, port, stop, profile, ready)
+def hub_pids(hub: subprocess.Popen[bytes], workers: int) -> list[int]:
+    """The serving processes: ``renkei serve`` itself, and with workers the workers it started."""
+    if workers == 1:
+        return [hub.pid]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{hub.pid}/task/{hub.pid}/children").read_text().split()
+        spawned = [int(p) for p in children if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        if len(spawned) >= workers:
+            return [hub.pid, *spawned]
+        time.sleep(0.1)
+    raise RuntimeError("the hub's workers did not start")
 
 
 # --- the load generator: 32 keep-alive connections, one request in flight on each ---------------------
@@ -274,20 +248,10 @@ def _hub_requests(n: int, caller: Caller) -> list[Request]:
     return out
 
 
-async def _control(port: int, action: str) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        status, _ = await _exchange(reader, writer, _request(f"/_bench/profile/{action}", {}, b""))
-        if status != 200:
-            raise RuntimeError(f"profile {action}: HTTP {status}")
-    finally:
-        writer.close()
-
-
-def _wait_listening(port: int, process: multiprocessing.process.BaseProcess) -> None:
-    deadline = time.monotonic() + 30
+def _wait_listening(port: int, alive: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if not process.is_alive():
+        if not alive():
             raise RuntimeError(f"the server on port {port} died")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -335,68 +299,49 @@ def _pct(values: list[float], q: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--profile", metavar="FILE", help="cProfile the hub process, stats to FILE")
     parser.add_argument(
-        "--hub-workers",
-        type=int,
-        default=1,
-        help="hub processes sharing the port (SO_REUSEPORT) and database",
+        "--hub-workers", type=int, default=1, help="renkei serve --workers N (processes serving the hub)"
     )
     args = parser.parse_args()
     n: int = args.requests
     workers: int = args.hub_workers
-    if workers < 1 or (args.profile and workers != 1):
-        parser.error("--hub-workers must be at least 1, and 1 with --profile")
-    profile = os.path.abspath(args.profile) if args.profile else None
+    if workers < 1:
+        parser.error("--hub-workers must be at least 1")
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
     provider_port, hub_port = _free_port(), _free_port()
-    processes: list[Any] = []
+    provider: Any = None
+    hub: subprocess.Popen[bytes] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            ours, theirs = ctx.Pipe()
-            provider_url = f"http://127.0.0.1:{provider_port}"
-            hubs = []
-            for index in range(workers):
-                ready = ctx.Event()
-                pipe = theirs if index == 0 else None
-                hub = ctx.Process(
-                    target=hub_process, args=(tmp, provider_url, hub_port, pipe, stop, ready, profile)
-                )
-                hub.start()
-                processes.append(hub)
-                hubs.append((hub, ready))
-                if index == 0:
-                    if not ours.poll(60):
-                        raise RuntimeError("the hub process did not start")
-                    caller: Caller = ours.recv()
+            data_dir = Path(tmp) / "var"
+            platform = build_platform(Settings(data_dir=data_dir))
+            caller = _enrol(platform, f"http://127.0.0.1:{provider_port}")
+            platform.storage.close()
             provider = ctx.Process(
                 target=provider_process, args=(provider_port, caller.provider_fugo, caller.hub_key, stop)
             )
             provider.start()
-            processes.append(provider)
-            _wait_listening(provider_port, provider)
-            for hub, ready in hubs:
-                if not ready.wait(60) or not hub.is_alive():
-                    raise RuntimeError("a hub process did not start")
-            hub_pids = [hub.pid for hub, _ in hubs if hub.pid is not None]
+            hub = start_hub(data_dir, hub_port, workers)
+            _wait_listening(provider_port, provider.is_alive)
+            _wait_listening(hub_port, lambda: hub is not None and hub.poll() is None)
+            pids = hub_pids(hub, workers)
 
             direct_requests = _direct_requests(WARMUP + n, caller.provider_fugo, caller.hub_key)
             hub_requests = _hub_requests(WARMUP + n, caller)
             asyncio.run(_run(provider_port, direct_requests[:WARMUP]))
             asyncio.run(_run(hub_port, hub_requests[:WARMUP]))
-            direct = _measure(provider_port, direct_requests[WARMUP:], hub_pids, provider.pid)
-            if profile:
-                asyncio.run(_control(hub_port, "start"))
-            through = _measure(hub_port, hub_requests[WARMUP:], hub_pids, provider.pid)
-            if profile:
-                asyncio.run(_control(hub_port, "stop"))
+            direct = _measure(provider_port, direct_requests[WARMUP:], pids, provider.pid)
+            through = _measure(hub_port, hub_requests[WARMUP:], pids, provider.pid)
         finally:
             stop.set()
-            for process in processes:
-                process.join(30)
-                if process.is_alive():
-                    process.terminate()
+            if hub is not None:
+                hub.terminate()
+                hub.wait(60)
+            if provider is not None:
+                provider.join(30)
+                if provider.is_alive():
+                    provider.terminate()
     d_time, d_lat, h_time, h_lat = direct.seconds, direct.latencies, through.seconds, through.latencies
     d_rps, h_rps = n / d_time, n / h_time
     print(f"direct: {d_rps:8.1f} req/s  p50 {_pct(d_lat, 50):6.1f} ms  p99 {_pct(d_lat, 99):6.1f} ms")
@@ -416,8 +361,6 @@ def main() -> None:
         f"cpu per request, hub run:    {hub_label} {ms(through.hub_cpu)}  provider {ms(through.provider_cpu)}"
         f"  load generator {ms(through.client_cpu)}"
     )
-    if profile:
-        print(f"hub profile (cProfile, event-loop thread, timed run): {profile}")
     print(f"hub/direct throughput ratio: {h_rps / d_rps:.2f}")
 
 

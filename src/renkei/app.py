@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -47,6 +48,7 @@ from renkei.identity.federated import FederatedLinkage, RemoteLinkage
 from renkei.identity.keys import FileKeyStore
 from renkei.identity.numbering import NumberCodec
 from renkei.identity.service import IdentityService, LinkageBase
+from renkei.leadership import LeaderLock, run_once
 from renkei.masterdata.access import MasterDataReader
 from renkei.masterdata.intake import INTAKE_KEYS, intake_lifespan, open_intakes
 from renkei.masterdata.service import MasterData
@@ -79,12 +81,16 @@ from renkei.tenancy.tls import TLS_DIRECTORY, HubTls
 HEAD_INTERVAL = 60.0
 
 
-def build_platform(settings: Settings, *, spec: Spec | None = None, clock: Clock | None = None) -> Platform:
-    """Load the spec, open (and migrate) the database, record the spec version in force, wire services."""
+def build_platform(
+    settings: Settings, *, spec: Spec | None = None, clock: Clock | None = None, migrate: bool = True
+) -> Platform:
+    """Load the spec, open (and, with ``migrate``, migrate) the database, record the spec version in force,
+    wire services. ``migrate=False`` for the worker processes of ``renkei serve --workers``: the supervisor
+    has migrated once before starting them."""
     clock = clock or SystemClock()
     spec = spec or load_spec()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    storage = create_storage(settings.effective_database_url)
+    storage = create_storage(settings.effective_database_url, migrate=migrate)
     storage.spec_releases.record(spec.version, spec.digest, clock.now())
     source = connection_source(storage)
     authority = CertificateAuthority(FileAuthorityStore(settings.data_dir / CA_DIRECTORY), clock)
@@ -202,12 +208,35 @@ class PlatformApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def build_app(settings: Settings, *, platform: Platform | None = None) -> PlatformApp:
-    """The HTTP application of one deployment, with its background workers in the lifespan."""
+def build_app(
+    settings: Settings,
+    *,
+    platform: Platform | None = None,
+    leader_lock: Path | None = None,
+    metrics_dir: Path | None = None,
+) -> PlatformApp:
+    """The HTTP application of one deployment, with its background jobs in the lifespan.
+
+    For one of several processes serving the deployment (``renkei serve --workers``, ``workers.py``):
+    ``leader_lock`` names the lock file whose holder alone runs the background jobs (``leadership.py``),
+    and ``metrics_dir`` the directory where every process's counters meet for ``/metrics``.
+    """
     wired = platform or build_platform(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lock = LeaderLock(leader_lock) if leader_lock is not None else None
+        try:
+            async with run_once(lock, jobs) as role:
+                app.state.role = role
+                yield
+        finally:
+            await wired.exchange.aclose()
+            await wired.peer_client.aclose()
+            wired.storage.database.close()
+
+    @asynccontextmanager
+    async def jobs() -> AsyncIterator[None]:
         # The integrated DB of every tenant whose subscriber is enrolled (at start) reads 住基 異動 through
         # the hub; opened before any task starts, so that a failure here leaves nothing running.
         intakes = open_intakes(
@@ -232,9 +261,6 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> Platfo
         finally:
             stop.set()
             await heads
-            await wired.exchange.aclose()
-            await wired.peer_client.aclose()
-            wired.storage.database.close()
 
     meta: dict[str, Any] = {
         "title": "renkei 地域情報プラットフォーム",
@@ -272,6 +298,7 @@ def build_app(settings: Settings, *, platform: Platform | None = None) -> Platfo
             outbox=lambda: _outbox_gauges(wired.notifications),
         ),
         services={str(s.id) for _, s in wired.spec.services()},
+        multiprocess_dir=metrics_dir,
     )
     request_ids = RequestIds()
     app.state.metrics = metrics

@@ -34,6 +34,8 @@ class Settings:
     linkage_base: str | None = None
     """The peer deployment (``DC1``) that is the linkage base (情報連携基盤) issuing 符号 for this one;
     None: this deployment is its own linkage base."""
+    workers: int = 1
+    """Processes serving the deployment's port (``renkei serve --workers``; ``workers.py``)."""
 
     @property
     def effective_database_url(self) -> str:
@@ -48,7 +50,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read ``RENKEI_HOST``, ``RENKEI_PORT``, ``RENKEI_DATA_DIR``, ``RENKEI_DATABASE_URL`` and
-        ``RENKEI_LOG_LEVEL``, ``RENKEI_DELIVERY_LEASE_SECONDS`` and ``RENKEI_LINKAGE_BASE``."""
+        ``RENKEI_LOG_LEVEL``, ``RENKEI_DELIVERY_LEASE_SECONDS``, ``RENKEI_LINKAGE_BASE`` and
+        ``RENKEI_WORKERS``."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port_text = env.get("RENKEI_PORT", str(defaults.port))
@@ -72,6 +75,11 @@ class Settings:
             raise SettingsInvalid(
                 f"RENKEI_LINKAGE_BASE must be a peer deployment id like DC1, not {linkage_base[:40]!r}"
             )
+        workers_text = env.get("RENKEI_WORKERS", str(defaults.workers))
+        if not workers_text.isascii() or not workers_text.isdigit() or not 1 <= int(workers_text) <= 256:
+            raise SettingsInvalid(
+                f"RENKEI_WORKERS must be a number of processes from 1 to 256, not {workers_text[:20]!r}"
+            )
         return cls(
             host=env.get("RENKEI_HOST", defaults.host),
             port=port,
@@ -80,4 +88,15 @@ class Settings:
             log_level=env.get("RENKEI_LOG_LEVEL", defaults.log_level),
             delivery_lease_s=lease,
             linkage_base=linkage_base,
+            workers=int(workers_text),
         )
+
+
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_metrics(directory: Path) -> None:
+    """Have the processes this one starts from now on keep their Prometheus values in ``directory``
+    (prometheus_client's multiprocess mode, which it reads from the environment when first imported):
+    ``renkei serve --workers`` calls this in its supervisor before it starts the workers."""
+    os.environ[METRICS_DIRECTORY_VARIABLE] = str(directory)

@@ -148,6 +148,15 @@ def test_each_app_has_its_own_registry_and_the_global_one_is_untouched() -> None
     assert set(prometheus_client.REGISTRY._names_to_collectors) == before
 
 
+def test_shared_metrics_need_the_multiprocess_mode_switched_on_before_the_process_started(
+    tmp_path: Path,
+) -> None:
+    # This process started without it (settings.share_metrics is for the supervisor's workers): its
+    # counters live in memory, and summing a directory of other processes' would silently miss its own.
+    with pytest.raises(RuntimeError, match="multiprocess mode"):
+        Metrics(multiprocess_dir=tmp_path)
+
+
 def test_gauges_are_read_at_scrape_time() -> None:
     state = {"pending": 3, "failed": 1}
     size = [10]

@@ -6,12 +6,16 @@ composition root wires them on ``app.state`` — the keys and the notification o
 * ``app.state.outbox_stats``: a callable returning an object with ``depth``, ``dead_letters`` and
   ``lag_seconds`` (:meth:`renkei.exchange.notifications.service.NotificationHub.stats`).
 
+Under a running lifespan the answer also says which process gave it (``process``: its ``pid``, and
+whether it runs the deployment's ``background_jobs``; see ``leadership.py``).
+
 Each check is ``ok``, ``degraded`` (serving, but an operator should look: dead letters, a lagging or deep
 outbox) or ``fail``. The answer is 200 unless a check failed (503); its ``status`` is the worst check's.
 """
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -97,7 +101,9 @@ def healthz(request: Request, p: Annotated[Platform, Depends(platform)]) -> JSON
     if outbox_stats is not None:
         checks["outbox"] = _outbox(outbox_stats)
     status = max((c["status"] for c in checks.values()), key=_RANK.__getitem__)
-    return JSONResponse(
-        {"status": status, "time": p.clock.now().isoformat(), "checks": checks},
-        status_code=503 if status == "fail" else 200,
-    )
+    answer: dict[str, Any] = {"status": status, "time": p.clock.now().isoformat(), "checks": checks}
+    role = getattr(request.app.state, "role", None)
+    if role is not None:
+        # Which process answered, and whether it runs the background jobs (``renkei serve --workers``).
+        answer["process"] = {"pid": os.getpid(), "background_jobs": bool(role.leader)}
+    return JSONResponse(answer, status_code=503 if status == "fail" else 200)

@@ -13,12 +13,21 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,6 +85,11 @@ def app_routes(scope: Scope) -> Sequence[BaseRoute]:
     router = getattr(scope.get("app"), "router", None)
     routes = getattr(router, "routes", None)
     return routes if isinstance(routes, list) else []
+
+
+def multiprocess_values() -> bool:
+    """Whether prometheus_client keeps this process's values in files for a multiprocess collector."""
+    return bool(getattr(values.ValueClass, "_multiprocess", False))
 
 
 def status_class(status: int) -> str:
@@ -164,6 +178,12 @@ class Metrics:
 
     ``services`` are the service ids the exchange counter may name; any other becomes ``<other>``, so a
     caller cannot grow the label set by inventing services.
+
+    ``multiprocess_dir``: this is one of several processes serving the deployment (``renkei serve
+    --workers``), whose counters and histograms meet in that directory (prometheus_client's multiprocess
+    mode, which the supervisor switches on before the process starts: ``settings.share_metrics``);
+    :meth:`exposition` then sums every process's, so a scrape that any one of them answers sees them all.
+    The gauges are read from the database at scrape time, so they are the deployment's already.
     """
 
     def __init__(
@@ -172,8 +192,18 @@ class Metrics:
         *,
         gauges: Gauges | None = None,
         services: Collection[str] = (),
+        multiprocess_dir: Path | None = None,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._exposed = self.registry
+        if multiprocess_dir is not None:
+            if not multiprocess_values():
+                raise RuntimeError(
+                    "metrics shared between processes need prometheus_client's multiprocess mode, "
+                    "switched on before the process starts (settings.share_metrics)"
+                )
+            self._exposed = CollectorRegistry()
+            MultiProcessCollector(self._exposed, path=str(multiprocess_dir))  # type: ignore[no-untyped-call]
         self._services = frozenset(services)
         self.requests = Counter(
             "renkei_http_requests",
@@ -194,7 +224,7 @@ class Metrics:
             registry=self.registry,
         )
         if gauges is not None:
-            self.registry.register(GaugeCollector(gauges))
+            self._exposed.register(GaugeCollector(gauges))
 
     def observe(self, route: RouteMatch, method: str, status: int, seconds: float) -> None:
         """Record one finished request (and, on the query route, one exchange)."""
@@ -207,8 +237,8 @@ class Metrics:
             self.exchanges.labels(label, exchange_outcome(status)).inc()
 
     def exposition(self) -> bytes:
-        """The registry in Prometheus' text format."""
-        return generate_latest(self.registry)
+        """The metrics in Prometheus' text format (every process's, with ``multiprocess_dir``)."""
+        return generate_latest(self._exposed)
 
 
 class MetricsMiddleware:

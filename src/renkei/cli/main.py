@@ -81,6 +81,10 @@ def serve(
         int | None,
         typer.Option(help="also listen here for peer hubs over mutual TLS (see docs/federation.md)"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="processes serving the port (default 1; docs/architecture.md: workers)"),
+    ] = None,
 ) -> None:
     """Start the platform: spec browser, OpenAPI docs, health."""
     import asyncio
@@ -91,21 +95,24 @@ def serve(
     from renkei.app import build_app
     from renkei.tenancy.serve import federation_server_options, serve_together
 
-    settings = Settings.from_env().with_overrides(host=host, port=port, data_dir=data_dir)
-    application = build_app(settings)
-    configure_logging(settings.log_level, request_ids=application.state.request_ids)
+    settings = Settings.from_env().with_overrides(host=host, port=port, data_dir=data_dir, workers=workers)
+    if settings.workers > 1 and federation_port is not None:
+        raise typer.BadParameter("--federation-port runs in one process for now", param_hint="--workers")
     typer.echo(
         f"renkei: http://{settings.host}:{settings.port}/spec  (database {settings.effective_database_url})",
         err=True,
     )
     # uvicorn's own access log prints raw paths and query strings, which may carry personal data
     # (a 宛名番号 in a GET query): it stays off, and its dictConfig would replace our JSON logging.
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "log_level": settings.log_level,
-        "log_config": None,
-        "access_log": False,
-    }
+    common: dict[str, Any] = {"log_level": settings.log_level, "log_config": None, "access_log": False}
+    if settings.workers > 1:
+        from renkei.workers import serve_workers
+
+        configure_logging(settings.log_level)
+        raise typer.Exit(serve_workers(settings, settings.workers, common))
+    common["host"] = settings.host
+    application = build_app(settings)
+    configure_logging(settings.log_level, request_ids=application.state.request_ids)
     if federation_port is None:
         uvicorn.run(application, port=settings.port, **common)
         return
