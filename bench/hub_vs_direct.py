@@ -42,7 +42,7 @@ from fastapi import FastAPI
 from renkei.api.deps import Platform
 from renkei.app import build_platform
 from renkei.exchange.provider import income_provider
-from renkei.exchange.signing import HUB_KEY_NAME, HubSigner
+from renkei.exchange.signing import HUB_KEY_NAME, HubSigner, member_hub_key
 from renkei.identity.keys import FileKeyStore
 from renkei.identity.models import BasicInfo, Sex
 from renkei.registry.auth import SIGNATURE_HEADER, sign_request
@@ -56,6 +56,7 @@ CHUO = "JP/LG/131024"
 ATENA = "000000000000011"
 PURPOSE = "infant-medical-subsidy"
 PURPOSE_ITEMS = ("fiscal_year", "total_income", "taxable_income")
+PROVIDER = f"{CHUO}/u06"
 SERVICE_PATH = "/r1/JP/LG/131024/u06/income-certificate"
 PROVIDER_PATH = "/income-certificate"
 ROW = {"tax_status": "1", "taxable_income": 1_200_000, "total_income": 2_500_000, "tax_amount": 60_000}
@@ -92,7 +93,7 @@ def _serve(app: FastAPI, port: int, stop: Event) -> None:
 
 def provider_process(port: int, fugo: str, hub_key: bytes, stop: Event) -> None:
     """The provider member system (個人住民税), checking the hub's signature."""
-    _serve(income_provider({fugo: dict(ROW)}, hub_key=hub_key), port, stop)
+    _serve(income_provider({fugo: dict(ROW)}, hub_key=member_hub_key(hub_key, PROVIDER)), port, stop)
 
 
 def _enrol(platform: Platform, provider_url: str) -> Caller:
@@ -102,7 +103,7 @@ def _enrol(platform: Platform, provider_url: str) -> Caller:
     registry.add_organisation("LG", "131024", "中央区")
     client = registry.enrol(CHIYODA, 17)
     registry.add_member(CHUO, 6, endpoint=provider_url)
-    registry.provide(f"{CHUO}/u06", "income-certificate")
+    registry.provide(PROVIDER, "income-certificate")
     registry.add_purpose(
         PURPOSE, "乳幼児医療費助成", "児童福祉法", {"individual-resident-tax": PURPOSE_ITEMS}
     )
@@ -212,6 +213,7 @@ def _direct_requests(n: int, fugo: str, hub_key: bytes) -> list[Request]:
             "X-Road-Issue": PURPOSE,
         }
         headers["X-Renkei-Hub-Signature"] = signer.sign(
+            PROVIDER,
             "POST",
             PROVIDER_PATH,
             int(time.time()),

@@ -331,7 +331,8 @@ def build_app(
     if manifest is not None:
         systems = MemberSystems(wired.spec, wired.linkage, manifest.generate())
         inbox = EventInbox(demo_directory(settings.data_dir) / "events")
-        hub_key = FileKeyStore(settings.data_dir / "keys").secret(HUB_KEY_NAME, 32)
-        app.mount(MEMBERS_PATH, build_member_app(systems, inbox, hub_key=hub_key))
-        app.mount(SOAP_MEMBERS_PATH, build_soap_member_app(systems, hub_key=hub_key, clock=wired.clock))
+        # A simulation inside the deployment: each simulated member checks with its own hub key.
+        hub_keys = HubSigner(FileKeyStore(settings.data_dir / "keys").secret(HUB_KEY_NAME, 32)).key_for
+        app.mount(MEMBERS_PATH, build_member_app(systems, inbox, hub_keys=hub_keys))
+        app.mount(SOAP_MEMBERS_PATH, build_soap_member_app(systems, hub_keys=hub_keys, clock=wired.clock))
     return app

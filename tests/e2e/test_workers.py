@@ -27,7 +27,7 @@ from tests.loopback import bound_socket, free_port, serve
 from renkei.app import build_platform
 from renkei.demo.seed import MANIFEST_FILE, demo_directory
 from renkei.exchange.provider import income_provider
-from renkei.exchange.signing import HUB_KEY_NAME
+from renkei.exchange.signing import HUB_KEY_NAME, member_hub_key
 from renkei.identity.keys import FileKeyStore
 from renkei.identity.models import BasicInfo, Sex
 from renkei.registry.auth import SIGNATURE_HEADER, sign_request
@@ -138,7 +138,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
             linkage.register_local_id(CHIYODA, ATENA, person.person_key)
             linkage.fugo_for(CHIYODA, person.person_key)
             fugo = linkage.fugo_for(CHUO, person.person_key)
-            hub_key = FileKeyStore(data_dir / "keys").secret(HUB_KEY_NAME, 32)
+            hub_key = member_hub_key(FileKeyStore(data_dir / "keys").secret(HUB_KEY_NAME, 32), f"{CHUO}/u06")
         finally:
             platform.storage.close()
         with serve(income_provider({fugo: dict(ROW)}, hub_key=hub_key), sock):

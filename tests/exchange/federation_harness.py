@@ -27,7 +27,7 @@ from fastapi import FastAPI, Request, Response
 from renkei.api.deps import Platform
 from renkei.app import build_app, build_platform
 from renkei.exchange.provider import income_provider
-from renkei.exchange.signing import HUB_KEY_NAME
+from renkei.exchange.signing import HUB_KEY_NAME, member_hub_key
 from renkei.exchange.soapcodec import (
     SOAP_CONTENT_TYPE,
     fault_envelope,
@@ -219,8 +219,9 @@ def running_pair(root: Path, database_urls: tuple[str, str]) -> Iterator[Pair]:
 
     two = dc2.setup()
     hub_key = FileKeyStore(dc2.settings.data_dir / "keys").secret(HUB_KEY_NAME, 32)
+    provider_key = member_hub_key(hub_key, f"{CHUO}/u06")
     with (
-        serve(income_provider(table, hub_key=hub_key, seen=seen)) as provider_url,
+        serve(income_provider(table, hub_key=provider_key, seen=seen)) as provider_url,
         serve(soap_income_provider(two.spec, table, seen)) as soap_url,
     ):
         try:

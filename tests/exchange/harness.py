@@ -19,7 +19,7 @@ from renkei.audit.heads import Ed25519HeadSigner
 from renkei.audit.service import AuditLog
 from renkei.exchange.provider import income_provider
 from renkei.exchange.service import ExchangeHub
-from renkei.exchange.signing import HubSigner
+from renkei.exchange.signing import HubSigner, member_hub_key
 from renkei.exchange.transport import HttpTransport
 from renkei.identity.keys import MemoryKeyStore as IdentityKeys
 from renkei.identity.models import BasicInfo, Sex
@@ -46,6 +46,8 @@ ATENA = "000000000000011"
 PURPOSE = "infant-medical-subsidy"
 PURPOSE_ITEMS = ("fiscal_year", "total_income", "taxable_income")
 HUB_KEY = bytes(range(32))
+PROVIDER_KEY = member_hub_key(HUB_KEY, "JP/LG/131024/u06")
+"""The provider's own hub key: what it checks the hub's signature with."""
 SERVICE_PATH = "/r1/JP/LG/131024/u06/income-certificate"
 
 
@@ -193,7 +195,7 @@ def running_world(
     seen: list[dict[str, Any]] = []
     with create_storage(f"sqlite:///{tmp_path / 'hub.db'}") as storage:
         if provider_up:
-            with serve(income_provider(table, hub_key=HUB_KEY, seen=seen, delay=delay)) as provider_url:
+            with serve(income_provider(table, hub_key=PROVIDER_KEY, seen=seen, delay=delay)) as provider_url:
                 world = build_world(
                     tmp_path, spec, provider_url, read_timeout=read_timeout, storage=storage, joint=joint
                 )

@@ -34,7 +34,7 @@ from renkei.audit.heads import Ed25519HeadSigner
 from renkei.audit.service import AuditLog
 from renkei.exchange.notifications.service import NotificationHub
 from renkei.exchange.notifications.worker import NotificationWorker
-from renkei.exchange.signing import HubSigner, verify_hub_signature
+from renkei.exchange.signing import HubSigner, member_hub_key, verify_hub_signature
 from renkei.identity.keys import MemoryKeyStore as IdentityKeys
 from renkei.identity.models import BasicInfo, Sex
 from renkei.identity.numbering import NumberCodec
@@ -65,6 +65,15 @@ HUB_KEY = bytes(range(1, 33))
 NARROW_ITEMS = ("name", "address", "change_reason", "change_date")
 FAST = RetryPolicy(max_attempts=4, base_s=0.05, cap_s=0.2, timeout_s=2.0)
 _databases = itertools.count(1)
+
+
+def hook_member(name: str) -> str:
+    """The subscriber a receiver's hook stands for, whose own hub key it checks pushes with: ``u06`` is
+    千代田区's u06, ``chuo-u06`` 中央区's; ``new-u15`` is 千代田区's u15 at a new URL."""
+    name = name.removeprefix("new-")
+    if name.startswith("chuo-"):
+        return f"{CHUO}/{name.removeprefix('chuo-')}"
+    return f"{CHIYODA}/{name}"
 
 
 @dataclass
@@ -98,7 +107,7 @@ class Receivers:
             name = request.path_params["name"]
             raw = await request.body()
             signed = verify_hub_signature(
-                HUB_KEY,
+                member_hub_key(HUB_KEY, hook_member(name)),
                 dict(request.headers),
                 "POST",
                 request.url.path,

@@ -99,7 +99,7 @@ def demo(tmp_path: Path, spec: Spec) -> Iterator[Demo]:
         install_error_handlers(app)
         app.include_router(notifications_api.router)
         systems = MemberSystems(spec, platform.linkage, populations)
-        app.mount(MEMBERS_PATH, build_member_app(systems, inbox, hub_key=hub_key))
+        app.mount(MEMBERS_PATH, build_member_app(systems, inbox, hub_keys=HubSigner(hub_key).key_for))
         with serve(app, sock):
             yield Demo(data_dir, platform, hub, inbox, populations[0], url)
     finally:

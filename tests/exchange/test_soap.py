@@ -29,7 +29,7 @@ from renkei.storage.clock import SystemClock
 from renkei.storage.sql.engine import create_storage
 from tests.exchange.harness import (
     CHUO,
-    HUB_KEY,
+    PROVIDER_KEY,
     PURPOSE,
     PURPOSE_ITEMS,
     ROW,
@@ -79,7 +79,7 @@ def world(tmp_path: Path, spec: Spec) -> Iterator[World]:
     seen: list[dict[str, Any]] = []
     with (
         create_storage(f"sqlite:///{tmp_path / 'hub.db'}") as storage,
-        serve(income_provider(table, hub_key=HUB_KEY, seen=seen)) as provider_url,
+        serve(income_provider(table, hub_key=PROVIDER_KEY, seen=seen)) as provider_url,
     ):
         made = build_world(tmp_path, spec, provider_url, storage=storage)
         made.seen = seen

@@ -30,7 +30,7 @@ from renkei.api import soap as soap_api
 from renkei.api.deps import Platform
 from renkei.app import build_app, build_platform
 from renkei.audit.models import Side
-from renkei.demo.members import MemberSystems
+from renkei.demo.members import MemberSystems, member_id
 from renkei.demo.population import DEFAULT_MUNICIPALITY, SECOND_MUNICIPALITY, Population, generate_population
 from renkei.demo.records import population_records
 from renkei.demo.seed import member_key_directory, seed_demo
@@ -332,7 +332,10 @@ def member(
     key = _hub_key(data_dir)
     host = FastAPI()
     systems = MemberSystems(spec, platform.linkage, populations)
-    host.mount(SOAP_MEMBERS_PATH, build_soap_member_app(systems, hub_key=key, clock=SystemClock()))
+    host.mount(
+        SOAP_MEMBERS_PATH,
+        build_soap_member_app(systems, hub_keys=HubSigner(key).key_for, clock=SystemClock()),
+    )
     try:
         with serve(host) as url:
             yield platform, url + SOAP_MEMBERS_PATH, key
@@ -349,7 +352,9 @@ def _post(url: str, key: bytes, body: bytes, headers: dict[str, str]) -> httpx.R
     """POST as the hub does: the hub's HMAC over the path, time, X-Road ids and the envelope bytes."""
     path = httpx.URL(url).path
     signed = dict(headers)
+    code, subsystem = path.rstrip("/").split("/")[-2:]
     signed[HUB_SIGNATURE_HEADER] = HubSigner(key).sign(
+        member_id(code, subsystem),
         "POST",
         path,
         int(time.time()),
@@ -396,22 +401,33 @@ def _income_request(
     return encode_request(spec, kind, service, items, X_ROAD)
 
 
-@pytest.mark.parametrize("tamper", ["unsigned", "other-key", "altered-body", "other-path"])
+@pytest.mark.parametrize("tamper", ["unsigned", "other-key", "other-member", "altered-body", "other-path"])
 def test_the_soap_member_refuses_what_the_hub_did_not_sign(
     member: tuple[Platform, str, bytes], populations: list[Population], spec: Spec, tamper: str
 ) -> None:
     platform, base, key = member
     body, headers = _income_request(platform, populations, spec)
     url = f"{base}/{CHUO}/u06"
-    signer, path, sent = HubSigner(key), httpx.URL(url).path, body
+    signer, path, sent, recipient = HubSigner(key), httpx.URL(url).path, body, f"JP/LG/{CHUO}/u06"
     if tamper == "other-key":
         signer = HubSigner(bytes(32))
+    elif tamper == "other-member":
+        # Signed with the deployment's key, but for another member system: what that member could make
+        # with the key it was given. One member's key never signs toward another.
+        recipient = f"JP/LG/{CHUO}/u10"
     elif tamper == "altered-body":
         sent = body.replace(b"2025", b"2024")
     elif tamper == "other-path":
         path = path.replace("/u06", "/u17")
     token = signer.sign(
-        "POST", path, int(time.time()), "msg-1", X_ROAD["X-Road-Client"], X_ROAD["X-Road-Service"], body
+        recipient,
+        "POST",
+        path,
+        int(time.time()),
+        "msg-1",
+        X_ROAD["X-Road-Client"],
+        X_ROAD["X-Road-Service"],
+        body,
     )
     if tamper != "unsigned":
         headers = {**headers, HUB_SIGNATURE_HEADER: token}
@@ -490,7 +506,9 @@ def hub_with_soap_provider(
     platform = _seeded(data_dir, spec, populations)
     systems = MemberSystems(spec, platform.linkage, populations)
     app = build_app(Settings(data_dir=data_dir), platform=platform)  # its lifespan closes the storage
-    soap_members = build_soap_member_app(systems, hub_key=_hub_key(data_dir), clock=SystemClock())
+    soap_members = build_soap_member_app(
+        systems, hub_keys=HubSigner(_hub_key(data_dir)).key_for, clock=SystemClock()
+    )
     app.mount(SOAP_MEMBERS_PATH, soap_members)
     with serve(app) as url:
         platform.registry.provide(

@@ -10,7 +10,9 @@ from cryptography import x509
 from typer.testing import CliRunner
 
 from renkei.cli.registry import app
-from renkei.registry.errors import ServiceNotProvidable
+from renkei.exchange.signing import HUB_KEY_NAME, member_hub_key
+from renkei.identity.keys import FileKeyStore
+from renkei.registry.errors import MemberUnknown, ServiceNotProvidable
 
 
 def run(data_dir: Path, *args: str) -> str:
@@ -38,8 +40,11 @@ def test_enrol_a_member_and_list_the_directory(tmp_path: Path) -> None:
         str(out),
     )
     assert added.startswith("JP/LG/131016/u06\t個人住民税")
-    for name in ("member.key", "member.crt", "ca.crt"):
+    for name in ("member.key", "member.crt", "ca.crt", "hub.key"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
+    # The key this member checks the hub's signature with: its own, derived from the deployment's.
+    hub_key = FileKeyStore(data / "keys").secret(HUB_KEY_NAME, 32)
+    assert (out / "hub.key").read_text() == member_hub_key(hub_key, "JP/LG/131016/u06").hex() + "\n"
     certificate = x509.load_pem_x509_certificate((out / "member.crt").read_bytes())
     certificate.verify_directly_issued_by(x509.load_pem_x509_certificate((out / "ca.crt").read_bytes()))
     assert stat.S_IMODE((data / "registry" / "ca" / "ca.key").stat().st_mode) == 0o600
@@ -89,3 +94,32 @@ def test_typed_errors_surface(tmp_path: Path) -> None:
         app, ["--data-dir", str(data), "service", "add", "JP/LG/131016/u06", "resident-changes"]
     )
     assert isinstance(result.exception, ServiceNotProvidable)
+
+
+def test_a_member_hub_key_is_written_for_a_registered_member_only(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    run(data, "org", "add", "--class", "LG", "--code", "131024", "--name", "中央区")
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data), "member", "hub-key", "JP/LG/131024/u06", "--out", str(tmp_path / "k")]
+    )
+    assert isinstance(result.exception, MemberUnknown) and not (tmp_path / "k").exists()
+    CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(data),
+            "member",
+            "add",
+            "JP/LG/131024",
+            "--unit",
+            "6",
+            "--out",
+            str(tmp_path / "a"),
+        ],
+        catch_exceptions=False,
+    )
+    run(data, "member", "hub-key", "JP/LG/131024/u06", "--out", str(tmp_path / "k"))
+    key = bytes.fromhex((tmp_path / "k").read_text())
+    assert stat.S_IMODE((tmp_path / "k").stat().st_mode) == 0o600
+    assert key == member_hub_key(FileKeyStore(data / "keys").secret(HUB_KEY_NAME, 32), "JP/LG/131024/u06")
+    assert (tmp_path / "k").read_text() == (tmp_path / "a" / "hub.key").read_text()

@@ -7,10 +7,13 @@
         --use individual-resident-tax
     renkei registry list --format json
     renkei registry member revoke KID --reason key-compromise
+    renkei registry member hub-key JP/LG/131024/u06 --out DIR/hub.key
     renkei registry crl > crl.pem
 
 The database is the deployment's (``--data-dir`` / ``--database-url``, else ``RENKEI_*`` settings); the CA
-lives in ``DATA_DIR/registry/ca`` (``ca.key`` 0600).
+lives in ``DATA_DIR/registry/ca`` (``ca.key`` 0600). ``member add --out DIR`` writes the member's key
+pair, certificate, the CA certificate and its hub key (``hub.key``: what it checks the hub's signature
+with, 64 hex digits; ``member hub-key`` writes it again, also for a member registered without credentials).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from renkei.exchange.signing import HUB_KEY_NAME, member_hub_key
+from renkei.identity.keys import FileKeyStore
 from renkei.registry.ca import CertificateAuthority
 from renkei.registry.identifiers import DEFAULT_INSTANCE, MemberClass
 from renkei.registry.keystore import CA_DIRECTORY, FileAuthorityStore, write_private
@@ -39,6 +44,8 @@ from renkei.spec.loader import load_spec
 from renkei.storage.clock import SystemClock
 from renkei.storage.sql.engine import connection_source, create_storage
 from renkei.storage.sql.registry import SqlRegistryRepository
+
+HUB_KEY_FILE = "hub.key"
 
 app = typer.Typer(
     help="台帳 (the hub's directory: organisations, member systems, services, purposes)", no_args_is_help=True
@@ -133,8 +140,31 @@ def member_add(
     write_private(out / "member.key", enrolment.private_key_pem)
     write_private(out / "member.crt", enrolment.certificate_pem)
     write_private(out / "ca.crt", enrolment.ca_certificate_pem)
+    write_private(out / HUB_KEY_FILE, _hub_key_text(ctx, str(enrolment.member.id)))
     typer.echo(f"{enrolment.member.id}\t{enrolment.member.name}\tkid={enrolment.credential.kid}")
-    typer.echo(f"wrote {out / 'member.key'}, {out / 'member.crt'}, {out / 'ca.crt'}", err=True)
+    files = ", ".join(str(out / name) for name in ("member.key", "member.crt", "ca.crt", HUB_KEY_FILE))
+    typer.echo(f"wrote {files}", err=True)
+
+
+@member_app.command("hub-key")
+def member_hub_key_command(
+    ctx: typer.Context,
+    member: Annotated[str, typer.Argument(help="INSTANCE/CLASS/MEMBER/SUBSYSTEM, e.g. JP/LG/131024/u06")],
+    out: Annotated[Path, typer.Option(help=f"file to write (0600), e.g. DIR/{HUB_KEY_FILE}")],
+) -> None:
+    """Write the key this member system checks the hub's signature with (X-Renkei-Hub-Signature): its own,
+    64 hex digits; the hub signs what it sends this member, and only this member, with it."""
+    with opened(ctx) as registry:
+        found = registry.member(member)
+    write_private(out, _hub_key_text(ctx, str(found.id)))
+    typer.echo(f"wrote the hub key of {found.id} to {out}", err=True)
+
+
+def _hub_key_text(ctx: typer.Context, member: str) -> bytes:
+    options = ctx.find_object(Options)
+    assert options is not None
+    keys = FileKeyStore(options.settings.data_dir / "keys")
+    return (member_hub_key(keys.secret(HUB_KEY_NAME, 32), member).hex() + "\n").encode("ascii")
 
 
 @member_app.command("revoke")

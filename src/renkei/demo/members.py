@@ -54,6 +54,12 @@ _AS_OF_ITEMS: Final = ("acquisition_date", "certification_date", "became_residen
 """The first of these a record has says since when it exists: a query ``as_of`` an earlier day finds none."""
 
 
+def member_id(code: str, subsystem: str) -> str:
+    """The member id of municipality ``code``'s simulated member system ``subsystem``
+    (``JP/LG/131016/u06``): whom the hub signs a request to it for."""
+    return f"JP/LG/{code}/{subsystem}"
+
+
 class FugoResolver(Protocol):
     """What the simulated systems need of the linkage base (``renkei.identity.service.LinkageBase``)."""
 
@@ -286,14 +292,15 @@ def build_member_app(
     systems: MemberSystems,
     inbox: EventInbox | None = None,
     *,
-    hub_key: bytes | None = None,
+    hub_keys: Callable[[str], bytes] | None = None,
     now: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The HTTP application of the simulated member systems (mount it at ``/demo/members``).
 
-    With ``hub_key`` (the deployment's ``exchange.hub.hmac``) a change notification is taken only with a
-    valid, fresh hub signature (``X-Renkei-Hub-Signature`` over the full path, ±300 s of ``now``), as a
-    real member system would check it; without one, any notification is taken."""
+    With ``hub_keys`` (a member id → that member's hub key, ``HubSigner.key_for``) a change notification
+    is taken only with a valid, fresh hub signature made for the member it is addressed to
+    (``X-Renkei-Hub-Signature`` over the full path, ±300 s of ``now``), as a real member system would check
+    it with the key it was given; without them, any notification is taken."""
     received = inbox or EventInbox()
     queries = QueryLog()
     app = FastAPI(
@@ -312,10 +319,11 @@ def build_member_app(
     async def notification(code: str, subsystem: str, request: Request) -> JSONResponse:
         systems.municipality(code)
         systems.kind_of(subsystem)
-        if hub_key is not None:
+        if hub_keys is not None:
             raw = await request.body()
+            key = hub_keys(member_id(code, subsystem))
             if not verify_hub_signature(
-                hub_key, dict(request.headers), "POST", request.url.path, raw, int(now())
+                key, dict(request.headers), "POST", request.url.path, raw, int(now())
             ):
                 raise RequestInvalid("the hub's signature (X-Renkei-Hub-Signature) is missing or invalid")
         event = await _json_body(request)

@@ -19,6 +19,7 @@ Failures are SOAP Faults (HTTP 500) with the demo's codes in ``renkeiFault``: ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from fastapi import FastAPI, Request
@@ -26,7 +27,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from renkei.demo.errors import DemoError, RequestInvalid, ServiceUnknown
-from renkei.demo.members import MemberSystems
+from renkei.demo.members import MemberSystems, member_id
 from renkei.exchange.errors import ExchangeError, ServiceNotFound
 from renkei.exchange.signing import DEFAULT_WINDOW_SECONDS, verify_hub_signature
 from renkei.exchange.soapcodec import (
@@ -63,10 +64,15 @@ async def _body(request: Request) -> bytes:
 
 
 def build_soap_member_app(
-    systems: MemberSystems, *, hub_key: bytes, clock: Clock, window: int = DEFAULT_WINDOW_SECONDS
+    systems: MemberSystems,
+    *,
+    hub_keys: Callable[[str], bytes],
+    clock: Clock,
+    window: int = DEFAULT_WINDOW_SECONDS,
 ) -> FastAPI:
-    """The SOAP-only member systems (mount at ``/demo/soap-members``); ``hub_key`` is the hub's HMAC key
-    (``exchange.hub.hmac``), ``window`` how far (seconds) a signature's time may be from ``clock``."""
+    """The SOAP-only member systems (mount at ``/demo/soap-members``); ``hub_keys`` gives a member's hub
+    key by its member id (``HubSigner.key_for``: each checks the signature with its own), ``window`` how
+    far (seconds) a signature's time may be from ``clock``."""
     spec = systems.spec
     known = operations(spec)  # exactly the WSDL: the hub converts a caller's 宛名番号 before forwarding
     app = FastAPI(
@@ -92,9 +98,8 @@ def build_soap_member_app(
         systems.kind_of(subsystem)
         body = await _body(request)
         now = int(clock.now().timestamp())
-        if not verify_hub_signature(
-            hub_key, request.headers, "POST", request.url.path, body, now, window=window
-        ):
+        key = hub_keys(member_id(code, subsystem))
+        if not verify_hub_signature(key, request.headers, "POST", request.url.path, body, now, window=window):
             raise RequestInvalid(
                 "ハブの署名がありません、または正しくありません "
                 "(X-Renkei-Hub-Signature is missing, stale or wrong)"

@@ -449,6 +449,7 @@ class ExchangeHub:
         if soap:
             forwarded, headers = encode_request(self._spec, grant.kind, grant.service, data, headers)
         headers[HUB_SIGNATURE_HEADER] = self._signer.sign(
+            str(provider),
             "POST",
             path,
             int(self._clock.now().timestamp()),

@@ -12,8 +12,11 @@ request came from its hub, unaltered and recently.
     <X-Road-Service>
     <hex SHA-256 of the body>
 
-with the hub key (32 random bytes the deployment keeps as ``exchange.hub.hmac``; given to each provider
-out of band). :func:`verify_hub_signature` is the provider side.
+with the recipient's own hub key: :func:`member_hub_key`, derived (HKDF-SHA-256) from the deployment's hub
+key (32 random bytes kept as ``exchange.hub.hmac``, never given out) and the recipient's member id, and
+given to that member system out of band (``renkei registry hub-key MEMBER``). HMAC is symmetric: with one
+key for all, a provider could sign as the hub toward another provider; with a key per member it can sign
+only toward itself. :func:`verify_hub_signature` is the provider side.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 HUB_SIGNATURE_HEADER = "X-Renkei-Hub-Signature"
+MEMBER_KEY_CACHE = 4096
 HUB_KEY_NAME = "exchange.hub.hmac"
 DEFAULT_WINDOW_SECONDS = 300
 
@@ -43,20 +50,48 @@ def _message(
     return "\n".join(lines).encode("utf-8")
 
 
+def member_hub_key(hub_key: bytes, member: str) -> bytes:
+    """The 32-byte key the hub signs requests to ``member`` (a member id, ``JP/LG/131024/u06``) with:
+    HKDF-SHA-256 of the deployment's ``hub_key``, no salt, info ``renkei-hub-v1 member\n<member>``."""
+    if len(hub_key) < 32:
+        raise ValueError("the hub key needs at least 32 bytes")
+    info = b"renkei-hub-v1 member\n" + member.encode("utf-8")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(hub_key)
+
+
 class HubSigner:
-    """Signs forwarded requests with the hub key."""
+    """Signs what the hub sends a member system (forwarded queries, change notifications) with that
+    member's own key (:func:`member_hub_key`)."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 32:
             raise ValueError("the hub key needs at least 32 bytes")
         self._key = key
+        self._members: dict[str, bytes] = {}
+
+    def key_for(self, member: str) -> bytes:
+        """``member``'s hub key (derived once per member, then kept)."""
+        found = self._members.get(member)
+        if found is None:
+            if len(self._members) >= MEMBER_KEY_CACHE:
+                self._members.clear()
+            found = self._members[member] = member_hub_key(self._key, member)
+        return found
 
     def sign(
-        self, method: str, path: str, t: int, message_id: str, client: str, service: str, body: bytes
+        self,
+        recipient: str,
+        method: str,
+        path: str,
+        t: int,
+        message_id: str,
+        client: str,
+        service: str,
+        body: bytes,
     ) -> str:
-        """The header value for one forwarded request."""
-        mac = hmac.new(self._key, _message(method, path, t, message_id, client, service, body), "sha256")
-        return f"t={t},v1={mac.hexdigest()}"
+        """The header value for one request to the member system ``recipient`` (its member id)."""
+        message = _message(method, path, t, message_id, client, service, body)
+        return f"t={t},v1={hmac.new(self.key_for(recipient), message, 'sha256').hexdigest()}"
 
 
 def verify_hub_signature(
