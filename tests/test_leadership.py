@@ -137,3 +137,35 @@ async def test_a_standby_whose_takeover_fails_gives_the_lock_back_and_tries_agai
         assert jobs.events == ["failed", "failed", "started"]
     assert "running the background jobs failed" in caplog.text
     assert not lock.held
+
+
+@pytest.mark.anyio
+async def test_a_retired_standby_does_not_take_over(tmp_path: Path) -> None:
+    # A deployment being stopped: its leader gives the lock up while this worker still finishes requests.
+    leader = LeaderLock(tmp_path / "leader.lock")
+    assert leader.try_acquire()
+    jobs, lock = Jobs(), LeaderLock(tmp_path / "leader.lock")
+    async with run_once(lock, jobs, poll_s=0.02) as role:
+        role.retire()
+        leader.release()
+        await asyncio.sleep(0.2)
+        assert not role.leader and jobs.events == [] and not lock.held
+
+
+@pytest.mark.anyio
+async def test_a_standby_that_cannot_open_the_lock_keeps_standing_by(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "run").mkdir()
+    leader = LeaderLock(tmp_path / "run" / "leader.lock")
+    assert leader.try_acquire()
+    jobs, lock = Jobs(), LeaderLock(tmp_path / "run" / "leader.lock")
+    async with run_once(lock, jobs, poll_s=0.02) as role:
+        leader.release()
+        (tmp_path / "run" / "leader.lock").unlink()
+        (tmp_path / "run" / "leader.lock").mkdir()  # opening it now fails (EISDIR)
+        await asyncio.sleep(0.1)
+        assert not role.leader and "cannot be taken" in caplog.text
+        (tmp_path / "run" / "leader.lock").rmdir()  # the fault passes: the standby takes over
+        await until(lambda: role.leader)
+    assert jobs.events == ["started", "stopped"]

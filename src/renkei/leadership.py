@@ -54,14 +54,14 @@ class LeaderLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         except BlockingIOError:
             os.close(fd)
             return False
         except BaseException:
-            os.close(fd)
+            os.close(fd)  # a full disk while writing the pid: the lock goes with the file
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         self._fd = fd
         return True
 
@@ -77,10 +77,17 @@ class LeaderLock:
 
 
 class Role:
-    """Whether this process runs the background jobs now (read by ``/healthz``)."""
+    """Whether this process runs the background jobs now (read by ``/healthz``), and whether it is on its
+    way out (:meth:`retire`: a standby then no longer takes the jobs over)."""
 
     def __init__(self, *, leader: bool = False) -> None:
         self.leader = leader
+        self.retired = False
+
+    def retire(self) -> None:
+        """This process is stopping: it must not start the jobs now, even if the lock comes free (the
+        leader of a deployment being stopped gives it up while the others still finish requests)."""
+        self.retired = True
 
 
 @asynccontextmanager
@@ -118,7 +125,13 @@ async def _stand_by(lock: LeaderLock, jobs: Jobs, role: Role, stop: asyncio.Even
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), poll_s)
-        if stop.is_set() or not lock.try_acquire():
+        if stop.is_set() or role.retired:
+            continue
+        try:
+            if not lock.try_acquire():
+                continue
+        except OSError:  # the lock file cannot be opened or written now: keep standing by
+            log.exception("the background jobs' lock %s cannot be taken; trying again", lock.path)
             continue
         try:
             log.info("this process (pid %d) takes over the background jobs", os.getpid())

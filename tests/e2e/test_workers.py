@@ -8,6 +8,7 @@ takes over when it is SIGKILLed, and the supervisor replaces the dead worker.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import signal
@@ -36,6 +37,7 @@ from renkei.settings import Settings
 from renkei.storage.clock import SystemClock
 from renkei.storage.sql.engine import connection_source
 from renkei.storage.sql.exchange import SqlExchangeStore
+from renkei.workers import _Slot, _Supervisor
 
 CHIYODA, CHUO = "JP/LG/131016", "JP/LG/131024"
 ATENA = "000000000000011"
@@ -166,6 +168,19 @@ def query(client: Enrolment) -> tuple[dict[str, str], bytes]:
     return headers, body
 
 
+def healthz_count(metrics: str) -> float:
+    return counter(metrics, "renkei_http_requests_total", method="GET", route="/healthz", status="2xx")
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a zombie waiting for init to reap it does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def counter(metrics: str, name: str, **labels: str) -> float:
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     found = re.search(rf"^{name}\{{{re.escape(wanted)}\}} (\S+)$", metrics, re.MULTILINE)
@@ -205,6 +220,47 @@ def test_two_workers_serve_one_deployment(deployment: Deployment, tmp_path: Path
         platform.storage.close()
 
 
+def test_a_second_supervisor_or_a_taken_port_is_refused_and_the_running_one_keeps_its_counts(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    hub = Supervised(deployment, tmp_path / "serve.log")
+    try:
+        for _ in range(5):
+            hub.health()
+        before = healthz_count(httpx.get(hub.base + "/metrics").text)
+        assert before >= 5
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
+        env["RENKEI_DATABASE_URL"] = deployment.url
+        serve = [sys.executable, "-m", "renkei", "serve", "--workers", "2"]
+        same_dir = [*serve, "--port", str(free_port()), "--data-dir", str(deployment.data_dir)]
+        same_port = [*serve, "--port", str(hub.port), "--data-dir", str(tmp_path / "other")]
+        for command, code in (
+            (same_dir, "workers.deployment_running"),
+            (same_port, "workers.port_unavailable"),
+        ):
+            out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+            assert out.returncode == 2 and f"error [{code}]" in out.stderr, out.stderr[-2000:]
+        assert not (tmp_path / "other" / "run" / "metrics").exists()
+        # Nothing of the running deployment was touched: its counters go on from where they were.
+        assert healthz_count(httpx.get(hub.base + "/metrics").text) >= before
+    finally:
+        hub.stop()
+
+
+def test_the_workers_stop_when_their_supervisor_is_killed(deployment: Deployment, tmp_path: Path) -> None:
+    hub = Supervised(deployment, tmp_path / "serve.log")
+    try:
+        workers = hub.workers()
+        os.kill(hub.process.pid, signal.SIGKILL)
+        hub.process.wait()
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if alive(pid)], "a worker outlived its supervisor"
+    finally:
+        hub.stop()
+
+
 def test_one_worker_runs_the_jobs_and_another_takes_over_when_it_dies(
     deployment: Deployment, tmp_path: Path
 ) -> None:
@@ -226,7 +282,7 @@ def test_one_worker_runs_the_jobs_and_another_takes_over_when_it_dies(
         workers = hub.workers()
         assert hub.stop() == 0
         for pid in workers:
-            assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived the supervisor"
+            assert not alive(pid), f"worker {pid} outlived the supervisor"
         assert lock.read_text() == ""
     finally:
         hub.stop()
@@ -242,7 +298,8 @@ def test_one_worker_runs_the_jobs_and_another_takes_over_when_it_dies(
 def test_workers_the_cli_refuses(flags: list[str], message: str, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "renkei", "serve", "--data-dir", str(tmp_path / "var"), *flags]
     out = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert out.returncode == 2 and message in out.stderr, out.stderr
+    said = " ".join(out.stderr.replace("│", " ").split())  # typer's box wraps the message
+    assert out.returncode == 2 and message in said, out.stderr
     assert not (tmp_path / "var").exists()  # refused before anything was created
 
 
@@ -257,4 +314,27 @@ def test_the_supervisor_gives_up_when_workers_keep_dying_at_start(tmp_path: Path
         [*command, "--data-dir", str(data_dir)], env=env, capture_output=True, text=True, timeout=180
     )
     assert out.returncode == 1, out.stderr[-3000:]
-    assert "workers in a row did not come up: stopping" in out.stderr
+    assert "every worker failed to come up 3 times in a row: stopping" in out.stderr
+
+
+def test_restarts_pause_longer_for_a_worker_that_keeps_failing_and_only_all_failing_ends_it() -> None:
+    supervisor = _Supervisor.__new__(_Supervisor)  # the restart policy alone, without processes
+    supervisor._slots = [_Slot(), _Slot()]
+    healthy, failing = supervisor._slots
+
+    def exits(slot: _Slot, lived: float) -> bool:
+        slot.process = ctx.Process(target=int)
+        slot.process.start()
+        slot.process.join()
+        slot.started = time.monotonic() - lived
+        return supervisor._ended(slot)
+
+    ctx = multiprocessing.get_context("spawn")
+    pauses = []
+    for _ in range(5):
+        assert not exits(failing, 1.0), "one worker failing while another serves goes on"
+        pauses.append(round(failing.restart_at - time.monotonic(), 1))
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0]
+    assert not exits(healthy, 3600.0) and healthy.restart_at <= time.monotonic()  # up an hour: at once
+    assert not exits(healthy, 1.0) and not exits(healthy, 1.0)
+    assert exits(healthy, 1.0), "every worker failed to come up three times in a row: give up"

@@ -83,7 +83,7 @@ def serve(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="processes serving the port (default 1; docs/architecture.md: workers)"),
+        typer.Option(min=1, max=256, help="processes serving the port (default 1; docs/architecture.md)"),
     ] = None,
 ) -> None:
     """Start the platform: spec browser, OpenAPI docs, health."""
@@ -97,7 +97,10 @@ def serve(
 
     settings = Settings.from_env().with_overrides(host=host, port=port, data_dir=data_dir, workers=workers)
     if settings.workers > 1 and federation_port is not None:
-        raise typer.BadParameter("--federation-port runs in one process for now", param_hint="--workers")
+        raise typer.BadParameter(
+            f"--federation-port runs in one process for now, not {settings.workers} workers",
+            param_hint="--workers / RENKEI_WORKERS",
+        )
     typer.echo(
         f"renkei: http://{settings.host}:{settings.port}/spec  (database {settings.effective_database_url})",
         err=True,
@@ -105,13 +108,14 @@ def serve(
     # uvicorn's own access log prints raw paths and query strings, which may carry personal data
     # (a 宛名番号 in a GET query): it stays off, and its dictConfig would replace our JSON logging.
     common: dict[str, Any] = {"log_level": settings.log_level, "log_config": None, "access_log": False}
-    if settings.workers > 1:
-        from renkei.workers import serve_workers
+    from renkei.workers import LEADER_LOCK, run_directory, serve_workers
 
+    if settings.workers > 1:
         configure_logging(settings.log_level)
         raise typer.Exit(serve_workers(settings, settings.workers, common))
     common["host"] = settings.host
-    application = build_app(settings)
+    # The lock too: a process serving the same data directory beside this one runs its jobs, not both.
+    application = build_app(settings, leader_lock=run_directory(settings) / LEADER_LOCK)
     configure_logging(settings.log_level, request_ids=application.state.request_ids)
     if federation_port is None:
         uvicorn.run(application, port=settings.port, **common)
