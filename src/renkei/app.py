@@ -333,6 +333,9 @@ def build_app(
         inbox = EventInbox(demo_directory(settings.data_dir) / "events")
         # A simulation inside the deployment: each simulated member checks with its own hub key.
         hub_keys = HubSigner(FileKeyStore(settings.data_dir / "keys").secret(HUB_KEY_NAME, 32)).key_for
-        app.mount(MEMBERS_PATH, build_member_app(systems, inbox, hub_keys=hub_keys))
+        members = build_member_app(
+            systems, inbox, hub_keys=hub_keys, authenticate=wired.authenticator.authenticate
+        )
+        app.mount(MEMBERS_PATH, members)
         app.mount(SOAP_MEMBERS_PATH, build_soap_member_app(systems, hub_keys=hub_keys, clock=wired.clock))
     return app

@@ -17,10 +17,14 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+
+from renkei.demo.federation import MemberCredentials
+from renkei.registry.auth import SIGNATURE_HEADER, sign_request
 
 CHIYODA = "131016"
 INCOME = "JP/LG/131016/u06/income-certificate"
@@ -201,3 +205,47 @@ def test_unsigned_request_is_401(demo: Demo) -> None:
     assert problem["code"] == "exchange.client.unauthenticated"
     assert problem["reason"] == "registry.auth.missing"
     assert response.headers["X-Road-Id"]
+
+
+def test_the_simulated_members_answer_the_hub_only_and_show_what_they_received_to_themselves_only(
+    demo: Demo,
+) -> None:
+    # Straight to the member system, around the hub: no hub signature, no answer (and no query logged).
+    members = f"{demo.base}/demo/members/{CHIYODA}"
+    around = httpx.post(
+        f"{members}/u06/income-certificate", json={"atena_number": ATENA, "fiscal_year": 2025}
+    )
+    assert around.status_code == 400 and around.json()["code"] == "demo.request.invalid"
+    assert "山田" not in around.text and "total_income" not in around.text
+    # Through the hub: allowed, and u06 received the query with its own 符号 only.
+    called = demo.exchange_call(
+        INCOME, "--client", "JP/LG/131016/u17", "--purpose", "infant-medical-subsidy",
+        "--data", json.dumps({"atena_number": ATENA, "fiscal_year": 2025}),
+    )  # fmt: skip
+    assert called.returncode == 0, called.stderr
+    message_id = next(
+        line.split(": ", 1)[1] for line in called.stdout.splitlines() if line.startswith("X-Road-Id")
+    )
+    # What u06 received is its own to see: unsigned, or signed by another member system, it is refused.
+    for view in ("events", "received"):
+        unsigned = httpx.get(f"{members}/u06/{view}")
+        assert unsigned.status_code == 401 and unsigned.json()["code"] == "demo.viewer.refused"
+    u17 = MemberCredentials.load(demo.data_dir, "JP/LG/131016/u17")
+    target = f"/demo/members/{CHIYODA}/u06/received"
+    token = sign_request(
+        u17.private_key, str(u17.member), "GET", target, b"", datetime.now(UTC), certificate=u17.certificate
+    )
+    other = httpx.get(demo.base + target, headers={SIGNATURE_HEADER: token})
+    assert other.status_code == 401 and "not by JP/LG/131016/u17" in other.json()["detail"]
+    by_u17 = demo.renkei(
+        "demo", "inbox", "JP/LG/131016/u17", "--data-dir", str(demo.data_dir), "--hub", demo.base
+    )
+    assert by_u17.returncode == 0, by_u17.stderr  # u17 reads its own inbox
+    inbox = demo.renkei(
+        "demo", "inbox", "JP/LG/131016/u06", "--queries", "--data-dir", str(demo.data_dir), "--hub", demo.base
+    )  # fmt: skip
+    assert inbox.returncode == 0, inbox.stderr
+    [seen] = [q for q in json.loads(inbox.stdout)["queries"] if q["message_id"] == message_id]
+    sent = json.loads(seen["body"])
+    assert "person_fugo" in sent and "atena_number" not in sent and ATENA not in seen["body"]
+    assert all(q["message_id"] for q in json.loads(inbox.stdout)["queries"]), "nothing unsigned was logged"

@@ -15,6 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -26,7 +27,9 @@ from renkei.demo.federation import (
     CaseResult,
     Deployment,
     FederationPair,
+    MemberCredentials,
     other_chuo_guardian,
+    read_inbox,
     run_case,
     the_family,
 )
@@ -249,6 +252,34 @@ def fugo(
         typer.echo(platform.linkage.convert(org, atena_number, org).fugo)
     finally:
         platform.storage.close()
+
+
+@demo_app.command("inbox")
+def inbox(
+    member: Annotated[str, typer.Argument(help="the simulated member system, e.g. JP/LG/131016/u06")],
+    queries: Annotated[bool, typer.Option(help="the queries it received, not the notifications")] = False,
+    hub: Annotated[str, typer.Option(help="the running deployment")] = "http://127.0.0.1:8080",
+    data_dir: DataDirOption = None,
+) -> None:
+    """What a simulated member system received (受信した異動通知, or with --queries 照会), asked for as
+    that system: signed with its demo key, since nobody else is shown them."""
+    settings = Settings.from_env().with_overrides(data_dir=data_dir)
+    try:
+        credentials = MemberCredentials.load(settings.data_dir, member)
+    except OSError:
+        raise typer.BadParameter(
+            f"no demo key for {member} under {settings.data_dir} (run `renkei demo seed`)",
+            param_hint="MEMBER",
+        ) from None
+    try:
+        received = read_inbox(hub, credentials, queries=queries)
+    except httpx.HTTPStatusError as error:
+        typer.echo(f"HTTP {error.response.status_code}: {error.response.text}", err=True)
+        raise typer.Exit(1) from None
+    except httpx.TransportError as error:
+        typer.echo(f"{hub}: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(received, ensure_ascii=False, indent=2))
 
 
 def access_records(deployment: Deployment, message_id: str) -> list[dict[str, Any]]:

@@ -51,3 +51,11 @@ class FederationFailed(DemoError):
 
     code = "demo.federation.failed"
     http_status = 500
+
+
+class ViewerRefused(DemoError):
+    """A simulated member system's received events or queries were asked for without that member system's
+    own signature (``X-Renkei-Signature``): they hold personal data, so only the member itself reads them."""
+
+    code = "demo.viewer.refused"
+    http_status = 401

@@ -44,7 +44,7 @@ from renkei.demo.errors import FederationFailed
 from renkei.demo.moving import INFANT_AGE, apply_moves, default_move, moved_residents
 from renkei.demo.population import Population, generate_population
 from renkei.demo.records import assess, guardian_of
-from renkei.demo.seed import member_key_directory
+from renkei.demo.seed import member_endpoint, member_key_directory
 from renkei.identity.scan import contains_individual_number
 from renkei.registry.auth import SIGNATURE_HEADER, sign_request
 from renkei.registry.identifiers import MemberId
@@ -357,6 +357,26 @@ class MemberCredentials:
         )
 
 
+def read_inbox(base_url: str, credentials: MemberCredentials, *, queries: bool = False) -> dict[str, Any]:
+    """What a simulated member system received — its change notifications, or with ``queries`` the queries
+    as they arrived — asked for as that member system (signed with its key: nobody else is shown them)."""
+    endpoint = member_endpoint(base_url, credentials.member) + ("/received" if queries else "/events")
+    target = httpx.URL(endpoint).raw_path.decode("ascii")
+    token = sign_request(
+        credentials.private_key,
+        str(credentials.member),
+        "GET",
+        target,
+        b"",
+        datetime.now(UTC),
+        certificate=credentials.certificate,
+    )
+    response = httpx.get(endpoint, headers={SIGNATURE_HEADER: token}, timeout=10)
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
 @dataclass(frozen=True, slots=True)
 class SignedQuery:
     """A query ready to send: target path, body and headers (with the member's signature)."""
@@ -568,9 +588,10 @@ def run_case(
     )
     received: list[dict[str, Any]] = []
     try:
-        listing = httpx.get(f"{pair.dc2.base_url}/demo/members/{CHUO}/u06/received", timeout=10).json()
+        u06 = MemberCredentials.load(pair.dc2.data_dir, f"JP/LG/{CHUO}/u06")
+        listing = read_inbox(pair.dc2.base_url, u06, queries=True)
         received = [q for q in listing.get("queries", []) if message_id and q.get("message_id") == message_id]
-    except (httpx.HTTPError, ValueError):
+    except (httpx.HTTPError, ValueError, OSError):
         received = []
     own = _fugo_at(pair.dc2, CHUO, provider_atena)
     bodies = [str(q.get("body", "")) for q in received]

@@ -8,11 +8,16 @@ own edge does that in ``renkei.api.errors``). Mounted under ``/demo/members``::
     POST /demo/members/{団体コード}/{subsystem}/{service}   e.g. /demo/members/131016/u06/income-certificate
          body: the service's request items, the person as the provider organisation's 符号:
          {"person_fugo": "…", "fiscal_year": 2025}
-    POST /demo/members/{団体コード}/{subsystem}/events      a change notification (de-duplicated by event id;
-                                                            with the hub key, the hub's signature is checked)
-    GET  /demo/members/{団体コード}/{subsystem}/events      what was received
-    GET  /demo/members/{団体コード}/{subsystem}/received    the last queries received, as they arrived
+    POST /demo/members/{団体コード}/{subsystem}/events      a change notification (de-duplicated by event id)
+    GET  /demo/members/{団体コード}/{subsystem}/events      what was received          } each signed by that
+    GET  /demo/members/{団体コード}/{subsystem}/received    the last queries, as they  } member system itself
+                                                            arrived                    } (renkei demo inbox)
     GET  /demo/members/                                      the simulated systems and their services
+
+As the platform mounts them, a query or a notification is taken only with the hub's signature made for the
+member system it is addressed to (each checks with its own hub key, as a real one would), and what a system
+received is shown only to a request signed by that system's own credential: the simulation holds personal
+data (synthetic, but shaped like the real thing) and must not be a way around the hub's checks and records.
 
 The 符号 is resolved to the person through the deployment's linkage base (as a real system would hold the
 符号 it was given at 団体内統合宛名 registration), then to the organisation's 宛名番号.
@@ -35,12 +40,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from renkei.demo.errors import DemoError, RecordUnknown, RequestInvalid, ServiceUnknown
+from renkei.demo.errors import DemoError, RecordUnknown, RequestInvalid, ServiceUnknown, ViewerRefused
 from renkei.demo.population import Population
 from renkei.demo.records import UNIT_KINDS, Record, population_records
+from renkei.errors import RenkeiError
 from renkei.exchange.signing import verify_hub_signature
 from renkei.identity.errors import IdentityError
 from renkei.identity.models import AtenaNumber, PersonKey
+from renkei.registry.auth import SIGNATURE_HEADER, request_target
 from renkei.registry.identifiers import SUBSYSTEM_PATTERN
 from renkei.spec.models import InformationKind, Service, ServiceKind, Spec
 from renkei.types import InformationId, UnitNumber
@@ -293,14 +300,17 @@ def build_member_app(
     inbox: EventInbox | None = None,
     *,
     hub_keys: Callable[[str], bytes] | None = None,
+    authenticate: Callable[[str | None, str, str, bytes], object] | None = None,
     now: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The HTTP application of the simulated member systems (mount it at ``/demo/members``).
 
-    With ``hub_keys`` (a member id → that member's hub key, ``HubSigner.key_for``) a change notification
-    is taken only with a valid, fresh hub signature made for the member it is addressed to
+    With ``hub_keys`` (a member id → that member's hub key, ``HubSigner.key_for``) a query or a change
+    notification is taken only with a valid, fresh hub signature made for the member it is addressed to
     (``X-Renkei-Hub-Signature`` over the full path, ±300 s of ``now``), as a real member system would check
-    it with the key it was given; without them, any notification is taken."""
+    it with the key it was given. With ``authenticate`` (``RequestAuthenticator.authenticate``: token,
+    method, request target, body → the signing member id) what a system received is shown only to a
+    request signed by that system. Without them (the simulation tested alone) anything is taken and shown."""
     received = inbox or EventInbox()
     queries = QueryLog()
     app = FastAPI(
@@ -315,17 +325,31 @@ def build_member_app(
     def catalogue() -> list[dict[str, Any]]:
         return systems.catalogue()
 
+    async def from_the_hub(code: str, subsystem: str, request: Request) -> None:
+        if hub_keys is None:
+            return
+        raw = await request.body()
+        key = hub_keys(member_id(code, subsystem))
+        if not verify_hub_signature(key, dict(request.headers), "POST", request.url.path, raw, int(now())):
+            raise RequestInvalid("the hub's signature (X-Renkei-Hub-Signature) is missing or invalid")
+
+    def by_the_member(code: str, subsystem: str, request: Request) -> None:
+        if authenticate is None:
+            return
+        member = member_id(code, subsystem)
+        target = request_target(request.scope["raw_path"], request.scope["query_string"])
+        try:
+            signer = str(authenticate(request.headers.get(SIGNATURE_HEADER), "GET", target, b""))
+        except RenkeiError as error:
+            raise ViewerRefused(f"{member} only, signed by it: {error.message}", reason=error.code) from None
+        if signer != member:
+            raise ViewerRefused(f"{member} only, signed by it, not by {signer}", signer=signer)
+
     @app.post("/{code}/{subsystem}/events", status_code=202)
     async def notification(code: str, subsystem: str, request: Request) -> JSONResponse:
         systems.municipality(code)
         systems.kind_of(subsystem)
-        if hub_keys is not None:
-            raw = await request.body()
-            key = hub_keys(member_id(code, subsystem))
-            if not verify_hub_signature(
-                key, dict(request.headers), "POST", request.url.path, raw, int(now())
-            ):
-                raise RequestInvalid("the hub's signature (X-Renkei-Hub-Signature) is missing or invalid")
+        await from_the_hub(code, subsystem, request)
         event = await _json_body(request)
         event_id = request.headers.get(EVENT_ID_HEADER) or event.get("event_id") or event.get("id")
         if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
@@ -337,16 +361,18 @@ def build_member_app(
         return JSONResponse({"event_id": event_id, "duplicate": not new}, status_code=202 if new else 200)
 
     @app.get("/{code}/{subsystem}/events")
-    def events(code: str, subsystem: str) -> dict[str, Any]:
+    def events(code: str, subsystem: str, request: Request) -> dict[str, Any]:
         systems.municipality(code)
         systems.kind_of(subsystem)
+        by_the_member(code, subsystem, request)
         found = received.events(f"{code}-{subsystem}")
         return {"count": len(found), "events": found[-100:]}
 
     @app.get("/{code}/{subsystem}/received")
-    def received_queries(code: str, subsystem: str) -> dict[str, Any]:
+    def received_queries(code: str, subsystem: str, request: Request) -> dict[str, Any]:
         systems.municipality(code)
         systems.kind_of(subsystem)
+        by_the_member(code, subsystem, request)
         found = queries.received(f"{code}-{subsystem}")
         return {"count": len(found), "queries": found}
 
@@ -354,6 +380,7 @@ def build_member_app(
     async def query(code: str, subsystem: str, service_id: str, request: Request) -> JSONResponse:
         systems.municipality(code)
         systems.service(subsystem, service_id)
+        await from_the_hub(code, subsystem, request)
         raw = await request.body()
         queries.add(f"{code}-{subsystem}", service_id, request.headers.get("x-road-id"), raw[:BODY_MAX])
         body = await _json_body(request)
