@@ -213,7 +213,6 @@ def _direct_requests(n: int, fugo: str, hub_key: bytes) -> list[Request]:
             "X-Road-Issue": PURPOSE,
         }
         headers["X-Renkei-Hub-Signature"] = signer.sign(
-            PROVIDER,
             "POST",
             PROVIDER_PATH,
             int(time.time()),
@@ -221,6 +220,7 @@ def _direct_requests(n: int, fugo: str, hub_key: bytes) -> list[Request]:
             headers["X-Road-Client"],
             headers["X-Road-Service"],
             body,
+            recipient=PROVIDER,
         )
         out.append(_request(PROVIDER_PATH, headers, body))
     return out

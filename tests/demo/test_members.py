@@ -196,3 +196,19 @@ def test_notifications_are_deduplicated_by_event_id(members: httpx.Client, data_
     restarted = EventInbox(data_dir / "demo" / "events")
     assert restarted.receive("131016-u15", "evt-0001", event) is False
     assert restarted.receive("131016-u15", "evt-0003", event) is True
+
+
+def test_inboxes_of_several_processes_share_what_they_received(tmp_path: Path) -> None:
+    # Two workers of one deployment each hold an inbox on the same directory (flock is per open file, so
+    # two in one process stand for two processes): an event one took is a duplicate for the other.
+    first, second = EventInbox(tmp_path / "events"), EventInbox(tmp_path / "events")
+    assert first.receive("131016-u06", "ev-1", {"n": 1}) is True
+    assert second.receive("131016-u06", "ev-1", {"n": 1}) is False
+    assert second.receive("131016-u06", "ev-2", {"n": 2}) is True
+    assert first.receive("131016-u06", "ev-2", {"n": 2}) is False
+    assert [e["event_id"] for e in first.events("131016-u06")] == ["ev-1", "ev-2"]
+    assert [e["event_id"] for e in second.events("131016-u06")] == ["ev-1", "ev-2"]
+    assert first.events("131024-u06") == []
+    memory = EventInbox()
+    assert memory.receive("m", "ev-1", {}) is True and memory.receive("m", "ev-1", {}) is False
+    assert [e["event_id"] for e in memory.events("m")] == ["ev-1"]

@@ -158,6 +158,33 @@ def test_a_demo_member_refuses_an_unsigned_notification(demo: Demo) -> None:
     assert demo.received("131016-u06") == []
 
 
+@pytest.mark.parametrize(
+    ("recipient", "event_header", "taken"),
+    [
+        ("JP/LG/131016/u06", None, True),
+        ("JP/LG/131016/u10", None, False),  # signed by the hub, but for another member system
+        ("JP/LG/131016/u06", "ev-forged", False),  # replayed with another (unsigned) event id
+    ],
+)
+def test_a_demo_member_takes_what_the_hub_signed_for_it_under_the_signed_event_id(
+    demo: Demo, recipient: str, event_header: str | None, taken: bool
+) -> None:
+    target = f"{demo.url}{MEMBERS_PATH}/131016/u06/events"
+    body = json.dumps({"event_id": "ev-signed", "topic": TOPIC}).encode()
+    headers = {"X-Road-Id": "ev-signed", "X-Road-Client": "JP/LG/131016/u06", "X-Road-Service": "s"}
+    signer = HubSigner(FileKeyStore(demo.data_dir / "keys").secret(HUB_KEY_NAME, 32))
+    headers["X-Renkei-Hub-Signature"] = signer.sign(
+        "POST", httpx.URL(target).path, int(time.time()), "ev-signed", headers["X-Road-Client"], "s", body,
+        recipient=recipient,
+    )  # fmt: skip
+    if event_header is not None:
+        headers["X-Renkei-Event-Id"] = event_header
+    answer = httpx.post(target, content=body, headers=headers, timeout=10)
+    assert (answer.status_code == 202) is taken, answer.text
+    received = [e["event_id"] for e in demo.received("131016-u06")]
+    assert received == (["ev-signed"] if taken else [])
+
+
 def test_the_operator_lists_and_replays_dead_letters(demo: Demo) -> None:
     listed = demo.cli("subscriptions", "--topic", TOPIC, "--format", "json")
     assert listed.exit_code == 0, listed.output

@@ -13,7 +13,7 @@ from renkei.storage.errors import StorageUnavailable
 
 
 def _missing_key() -> bytes:
-    raise FileNotFoundError("var/keys/exchange.hub.hmac")
+    raise FileNotFoundError("var/keys/exchange.hub.member-root")
 
 
 def _health(client: TestClient, **state: Any) -> tuple[int, dict[str, Any]]:
@@ -28,7 +28,7 @@ def test_the_composition_root_wires_keys_and_the_outbox(client: TestClient) -> N
     status, body = _health(client)
     assert status == 200 and set(body["checks"]) == {"spec", "database", "keys", "outbox"}
     assert body["checks"]["outbox"] == {"status": "ok", "depth": 0, "dead_letters": 0, "lag_seconds": 0.0}
-    assert set(body["checks"]["keys"]) == {"status", "exchange.hub.hmac", "audit.head-signing"}
+    assert set(body["checks"]["keys"]) == {"status", "exchange.hub.member-root", "audit.head-signing"}
 
 
 def test_a_healthy_outbox_and_loadable_keys(client: TestClient) -> None:

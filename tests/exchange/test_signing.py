@@ -27,14 +27,14 @@ def rfc5869(ikm: bytes, info: bytes, length: int = 32) -> bytes:
 
 @given(members)
 def test_a_member_key_is_hkdf_sha256_of_the_hub_key_and_the_member_id(member: str) -> None:
-    expected = rfc5869(MASTER, b"renkei-hub-v1 member\n" + member.encode())
+    expected = rfc5869(MASTER, b"renkei-hub-v2 member\n" + member.encode())
     assert member_hub_key(MASTER, member) == expected
     assert HubSigner(MASTER).key_for(member) == expected
 
 
 def test_the_known_answer() -> None:
     # Fixed here: a change of derivation would strand every member's key, so it must not pass quietly.
-    expected = "c33c17c7e390d46391c5607d4b2f23afcc4017c9d5e4812340d61fa632f1d1ab"
+    expected = "5e90c412753c8f8e5ba53de3f16ec2df5bc690e854ab8a5fb449ebc695d3b5c0"
     assert member_hub_key(MASTER, "JP/LG/131024/u06").hex() == expected
 
 
@@ -44,7 +44,9 @@ def test_what_the_hub_signs_for_one_member_verifies_with_that_members_key_only(
 ) -> None:
     assume(recipient != other)
     signer = HubSigner(MASTER)
-    value = signer.sign(recipient, "POST", "/api/x", 1_700_000_000, "m-1", "JP/LG/131016/u17", "s", body)
+    value = signer.sign(
+        "POST", "/api/x", 1_700_000_000, "m-1", "JP/LG/131016/u17", "s", body, recipient=recipient
+    )
     headers = {
         HUB_SIGNATURE_HEADER: value,
         "X-Road-Id": "m-1",
@@ -66,3 +68,14 @@ def test_a_short_hub_key_is_refused() -> None:
         member_hub_key(bytes(31), "JP/LG/131024/u06")
     with pytest.raises(ValueError, match="32 bytes"):
         HubSigner(bytes(31))
+
+
+def test_a_version_1_signature_is_not_taken() -> None:
+    # v1 was one key for every member; a v1 header (even with the right MAC bytes) no longer verifies.
+    headers = {"X-Road-Id": "m", "X-Road-Client": "c", "X-Road-Service": "s"}
+    value = HubSigner(MASTER).sign("POST", "/p", 100, "m", "c", "s", b"", recipient="JP/LG/131024/u06")
+    assert value.startswith("t=100,v2=")
+    key = member_hub_key(MASTER, "JP/LG/131024/u06")
+    assert verify_hub_signature(key, {**headers, HUB_SIGNATURE_HEADER: value}, "POST", "/p", b"", 100)
+    old = value.replace(",v2=", ",v1=")
+    assert not verify_hub_signature(key, {**headers, HUB_SIGNATURE_HEADER: old}, "POST", "/p", b"", 100)

@@ -354,7 +354,6 @@ def _post(url: str, key: bytes, body: bytes, headers: dict[str, str]) -> httpx.R
     signed = dict(headers)
     code, subsystem = path.rstrip("/").split("/")[-2:]
     signed[HUB_SIGNATURE_HEADER] = HubSigner(key).sign(
-        member_id(code, subsystem),
         "POST",
         path,
         int(time.time()),
@@ -362,6 +361,7 @@ def _post(url: str, key: bytes, body: bytes, headers: dict[str, str]) -> httpx.R
         headers["X-Road-Client"],
         headers["X-Road-Service"],
         body,
+        recipient=member_id(code, subsystem),
     )
     return httpx.post(url, content=body, headers=signed, timeout=10)
 
@@ -420,7 +420,6 @@ def test_the_soap_member_refuses_what_the_hub_did_not_sign(
     elif tamper == "other-path":
         path = path.replace("/u06", "/u17")
     token = signer.sign(
-        recipient,
         "POST",
         path,
         int(time.time()),
@@ -428,6 +427,7 @@ def test_the_soap_member_refuses_what_the_hub_did_not_sign(
         X_ROAD["X-Road-Client"],
         X_ROAD["X-Road-Service"],
         body,
+        recipient=recipient,
     )
     if tamper != "unsigned":
         headers = {**headers, HUB_SIGNATURE_HEADER: token}

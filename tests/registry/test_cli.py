@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from renkei.cli.registry import app
 from renkei.exchange.signing import HUB_KEY_NAME, member_hub_key
+from renkei.identity.errors import KeyStoreError
 from renkei.identity.keys import FileKeyStore
 from renkei.registry.errors import MemberUnknown, ServiceNotProvidable
 
@@ -27,6 +28,7 @@ def test_enrol_a_member_and_list_the_directory(tmp_path: Path) -> None:
         data, "org", "add", "--class", "LG", "--code", "131016", "--name", "千代田区"
     )
     out = tmp_path / "keys"
+    hub_key = FileKeyStore(data / "keys").secret(HUB_KEY_NAME, 32)  # as the deployment's first start makes it
     added = run(
         data,
         "member",
@@ -43,7 +45,6 @@ def test_enrol_a_member_and_list_the_directory(tmp_path: Path) -> None:
     for name in ("member.key", "member.crt", "ca.crt", "hub.key"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
     # The key this member checks the hub's signature with: its own, derived from the deployment's.
-    hub_key = FileKeyStore(data / "keys").secret(HUB_KEY_NAME, 32)
     assert (out / "hub.key").read_text() == member_hub_key(hub_key, "JP/LG/131016/u06").hex() + "\n"
     certificate = x509.load_pem_x509_certificate((out / "member.crt").read_bytes())
     certificate.verify_directly_issued_by(x509.load_pem_x509_certificate((out / "ca.crt").read_bytes()))
@@ -99,6 +100,28 @@ def test_typed_errors_surface(tmp_path: Path) -> None:
 def test_a_member_hub_key_is_written_for_a_registered_member_only(tmp_path: Path) -> None:
     data = tmp_path / "var"
     run(data, "org", "add", "--class", "LG", "--code", "131024", "--name", "中央区")
+    # No hub key in this data directory yet: none is made up here (it would be the wrong one).
+    early = CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(data),
+            "member",
+            "add",
+            "JP/LG/131024",
+            "--unit",
+            "10",
+            "--out",
+            str(tmp_path / "e"),
+        ],
+    )
+    assert early.exit_code == 0 and not (tmp_path / "e" / "hub.key").exists()
+    assert "no hub.key" in early.stderr and not (data / "keys" / f"{HUB_KEY_NAME}.key").exists()
+    missing = CliRunner().invoke(
+        app, ["--data-dir", str(data), "member", "hub-key", "JP/LG/131024/u10", "--out", str(tmp_path / "m")]
+    )
+    assert isinstance(missing.exception, KeyStoreError) and not (tmp_path / "m").exists()
+    FileKeyStore(data / "keys").secret(HUB_KEY_NAME, 32)  # the deployment has started
     result = CliRunner().invoke(
         app, ["--data-dir", str(data), "member", "hub-key", "JP/LG/131024/u06", "--out", str(tmp_path / "k")]
     )

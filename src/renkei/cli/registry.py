@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from renkei.exchange.signing import HUB_KEY_NAME, member_hub_key
+from renkei.identity.errors import KeyStoreError
 from renkei.identity.keys import FileKeyStore
 from renkei.registry.ca import CertificateAuthority
 from renkei.registry.identifiers import DEFAULT_INSTANCE, MemberClass
@@ -140,10 +141,19 @@ def member_add(
     write_private(out / "member.key", enrolment.private_key_pem)
     write_private(out / "member.crt", enrolment.certificate_pem)
     write_private(out / "ca.crt", enrolment.ca_certificate_pem)
-    write_private(out / HUB_KEY_FILE, _hub_key_text(ctx, str(enrolment.member.id)))
+    names = ["member.key", "member.crt", "ca.crt"]
+    hub_key = _hub_key_text(ctx, str(enrolment.member.id))
+    if hub_key is not None:
+        write_private(out / HUB_KEY_FILE, hub_key)
+        names.append(HUB_KEY_FILE)
     typer.echo(f"{enrolment.member.id}\t{enrolment.member.name}\tkid={enrolment.credential.kid}")
-    files = ", ".join(str(out / name) for name in ("member.key", "member.crt", "ca.crt", HUB_KEY_FILE))
-    typer.echo(f"wrote {files}", err=True)
+    typer.echo(f"wrote {', '.join(str(out / name) for name in names)}", err=True)
+    if hub_key is None:
+        typer.echo(
+            f"no {HUB_KEY_FILE}: this data directory holds no hub key yet (the deployment creates it when it"
+            f" first starts); then: renkei registry member hub-key {enrolment.member.id} --out FILE",
+            err=True,
+        )
 
 
 @member_app.command("hub-key")
@@ -156,15 +166,27 @@ def member_hub_key_command(
     64 hex digits; the hub signs what it sends this member, and only this member, with it."""
     with opened(ctx) as registry:
         found = registry.member(member)
-    write_private(out, _hub_key_text(ctx, str(found.id)))
+    text = _hub_key_text(ctx, str(found.id))
+    if text is None:
+        raise KeyStoreError(
+            "this data directory holds no hub key: give the deployment's --data-dir (it is created when the"
+            " deployment first starts)",
+            name=HUB_KEY_NAME,
+        )
+    write_private(out, text)
     typer.echo(f"wrote the hub key of {found.id} to {out}", err=True)
 
 
-def _hub_key_text(ctx: typer.Context, member: str) -> bytes:
+def _hub_key_text(ctx: typer.Context, member: str) -> bytes | None:
+    """The member's hub key as written for it, from the deployment's key (never created here: a key made
+    up in the wrong data directory would be handed out silently); None when there is none."""
     options = ctx.find_object(Options)
     assert options is not None
-    keys = FileKeyStore(options.settings.data_dir / "keys")
-    return (member_hub_key(keys.secret(HUB_KEY_NAME, 32), member).hex() + "\n").encode("ascii")
+    directory = options.settings.data_dir / "keys"
+    if not (directory / f"{HUB_KEY_NAME}.key").exists():
+        return None
+    root = FileKeyStore(directory).secret(HUB_KEY_NAME, 32)
+    return (member_hub_key(root, member).hex() + "\n").encode("ascii")
 
 
 @member_app.command("revoke")

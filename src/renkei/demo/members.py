@@ -25,7 +25,9 @@ The 符号 is resolved to the person through the deployment's linkage base (as a
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import threading
 import time
@@ -34,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, BinaryIO, Final, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -119,53 +121,71 @@ class QueryLog:
 class EventInbox:
     """Change notifications received by the simulated systems, de-duplicated by event id.
 
-    With a ``directory`` the events are appended to ``<directory>/<code>-<subsystem>/events.jsonl`` and the
-    seen ids survive a restart; without one they are kept in memory."""
+    With a ``directory`` the events are appended to ``<directory>/<code>-<subsystem>/events.jsonl``: the
+    seen ids survive a restart, and the processes serving one deployment (``renkei serve --workers``) share
+    them — each reads what the others appended, under a lock on the file, before it decides. Without one
+    they are kept in memory."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self._directory = directory
         self._lock = threading.Lock()
         self._seen: dict[str, set[str]] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
+        self._read: dict[str, int] = {}
+        """How far into each member's file this process has read."""
 
     def _log(self, member: str) -> Path | None:
         return None if self._directory is None else self._directory / member / EVENT_LOG
 
-    def _load(self, member: str) -> set[str]:
-        seen = self._seen.get(member)
-        if seen is not None:
-            return seen
-        seen, events = set(), []
-        log = self._log(member)
-        if log is not None and log.exists():
-            for line in log.read_text(encoding="utf-8").splitlines():
-                entry = json.loads(line)
-                seen.add(entry["event_id"])
-                events.append(entry)
-        self._seen[member], self._events[member] = seen, events
-        return seen
+    def _catch_up(self, member: str, handle: BinaryIO) -> None:
+        """Take in what was appended to ``member``'s file (open, locked) since this process last read it."""
+        start = self._read.get(member, 0)
+        handle.seek(start)
+        data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        seen, events = self._seen.setdefault(member, set()), self._events.setdefault(member, [])
+        for line in complete.splitlines():
+            entry = json.loads(line)
+            seen.add(entry["event_id"])
+            events.append(entry)
+        self._read[member] = start + len(complete)
 
     def receive(self, member: str, event_id: str, event: Mapping[str, Any]) -> bool:
         """Record ``event`` unless its id was seen before; tell whether it was new."""
+        entry = {"event_id": event_id, "event": dict(event)}
         with self._lock:
-            seen = self._load(member)
-            if event_id in seen:
-                return False
-            entry = {"event_id": event_id, "event": dict(event)}
             log = self._log(member)
-            if log is not None:
-                log.parent.mkdir(parents=True, exist_ok=True)
-                with log.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
-            seen.add(event_id)
+            if log is None:
+                seen = self._seen.setdefault(member, set())
+                if event_id in seen:
+                    return False
+                seen.add(event_id)
+                self._events.setdefault(member, []).append(entry)
+                return True
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("ab+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+                self._catch_up(member, handle)
+                if event_id in self._seen[member]:
+                    return False
+                line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+                handle.seek(0, os.SEEK_END)
+                handle.write(line)
+                handle.flush()
+                self._read[member] += len(line)
+            self._seen[member].add(event_id)
             self._events[member].append(entry)
             return True
 
     def events(self, member: str) -> list[dict[str, Any]]:
         """The events ``member`` received, oldest first."""
         with self._lock:
-            self._load(member)
-            return list(self._events[member])
+            log = self._log(member)
+            if log is not None and log.exists():
+                with log.open("rb") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_SH)
+                    self._catch_up(member, handle)
+            return list(self._events.get(member, ()))
 
 
 def _problem(error: DemoError) -> JSONResponse:
@@ -357,6 +377,10 @@ def build_member_app(
                 f"an event id is required ({EVENT_ID_HEADER} header or event_id):"
                 " 1-128 of A-Z a-z 0-9 . _ : -"
             )
+        if hub_keys is not None and request.headers.get("x-road-id") != event_id:
+            # The hub signs X-Road-Id (= the event id), not X-Renkei-Event-Id: a replayed push with another
+            # event id in the unsigned header must not pass as a new event.
+            raise RequestInvalid("the event id differs from the X-Road-Id the hub signed")
         new = await run_in_threadpool(received.receive, f"{code}-{subsystem}", event_id, event)
         return JSONResponse({"event_id": event_id, "duplicate": not new}, status_code=202 if new else 200)
 

@@ -449,7 +449,6 @@ class ExchangeHub:
         if soap:
             forwarded, headers = encode_request(self._spec, grant.kind, grant.service, data, headers)
         headers[HUB_SIGNATURE_HEADER] = self._signer.sign(
-            str(provider),
             "POST",
             path,
             int(self._clock.now().timestamp()),
@@ -457,6 +456,7 @@ class ExchangeHub:
             str(client),
             headers["X-Road-Service"],
             forwarded,
+            recipient=str(provider),
         )
         answer = await self._transport.post(url, headers, forwarded)
         if answer.status != 200 and not soap:  # a SOAP Fault comes with HTTP 500: the decoder reads it

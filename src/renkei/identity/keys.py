@@ -1,10 +1,10 @@
 """The deployment's key store: named random secrets created on first use (``identity.ports.KeyStore``).
 
 One store per deployment (``<data dir>/keys``), wired by ``app.py`` and shared with the contexts that need a
-symmetric secret: identity (FF1 keys, the 符号 HMAC key, the card CA seed) and the exchange hub (its HMAC
-key, ``exchange.hub.hmac``). Identity owns it because numbering is why it exists and its keys are the ones
-that must never be lost. The registry's CA is persisted elsewhere, differently: a key pair *and* its
-certificate (``renkei.registry.keystore.FileAuthorityStore``).
+symmetric secret: identity (FF1 keys, the 符号 HMAC key, the card CA seed) and the exchange hub (the root
+of the member systems' hub keys, ``exchange.hub.member-root``). Identity owns it because numbering is why
+it exists and its keys are the ones that must never be lost. The registry's CA is persisted elsewhere,
+differently: a key pair *and* its certificate (``renkei.registry.keystore.FileAuthorityStore``).
 """
 
 from __future__ import annotations

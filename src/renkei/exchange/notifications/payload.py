@@ -170,6 +170,6 @@ def webhook_headers(
         DELIVERY_HEADER: delivery_id,
         ATTEMPT_HEADER: str(attempt),
         HUB_SIGNATURE_HEADER: signer.sign(
-            subscriber, "POST", path, int(now.timestamp()), event.id, subscriber, service, body
+            "POST", path, int(now.timestamp()), event.id, subscriber, service, body, recipient=subscriber
         ),
     }
